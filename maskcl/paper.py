@@ -1,0 +1,44 @@
+"""Reference numbers transcribed from the papers' tables — the *reference column* of every comparison,
+never a result. Accuracy in %, keyed by (table, method, architecture, output size) → {tasks: accuracy}."""
+from __future__ import annotations
+
+TASKS_250 = (10, 50, 100, 150, 200, 250)
+
+
+def _row(*values: float) -> dict[int, float]:
+    return dict(zip(TASKS_250, values))
+
+
+# SupSup (Wortsman et al. 2020), appendix H. Table 3 (LeNet 300-100, s = 100) and Table 4 (FC 1024-1024)
+# are Figure 3; Table 8 (Figure 6) repeats them with other output sizes. Table 4's SupSup rows equal
+# Table 8's s = 200 rows although §4.2 says FC used s = 500; Table 7 (FC, s = 500, H) differs.
+SUPSUP = {
+    ("Tab 3", "SupSup (GNu H)", "lenet", 100): _row(93.65, 93.68, 93.68, 93.66, 93.64, 93.62),
+    ("Tab 3", "SupSup (GNu G)", "lenet", 100): _row(93.69, 93.67, 93.67, 93.66, 93.65, 93.63),
+    ("Tab 3", "Upper Bound", "lenet", None): _row(94.94, 95.01, 94.99, 94.95, 94.91, 94.86),
+    ("Tab 8", "Lower Bound", "lenet", None): _row(71.67, 41.82, 30.52, 26.40, 23.31, 20.88),
+    ("Tab 4", "SupSup (GNu H)", "fc", 200): _row(96.28, 96.14, 96.04, 95.91, 95.86, 95.66),
+    ("Tab 4", "SupSup (GNu G)", "fc", 200): _row(96.28, 96.19, 96.05, 96.00, 95.99, 95.92),
+    ("Tab 7", "SupSup (GNu H)", "fc", 500): _row(96.29, 95.94, 95.59, 95.40, 95.00, 94.91),
+    ("Tab 4", "Upper Bound", "fc", None): _row(96.76, 96.70, 96.68, 96.66, 96.63, 96.61),
+    ("Tab 8", "Lower Bound", "fc", None): _row(76.89, 49.40, 38.93, 34.53, 31.30, 29.36),
+}
+
+# The averages the tables print (mean over the six task counts).
+SUPSUP_AVERAGES = {
+    ("Tab 3", "SupSup (GNu H)", "lenet", 100): 93.66,
+    ("Tab 3", "SupSup (GNu G)", "lenet", 100): 93.66,
+    ("Tab 3", "Upper Bound", "lenet", None): 94.94,
+    ("Tab 8", "Lower Bound", "lenet", None): 35.77,
+    ("Tab 4", "SupSup (GNu H)", "fc", 200): 95.98,
+    ("Tab 4", "SupSup (GNu G)", "fc", 200): 96.07,
+    ("Tab 7", "SupSup (GNu H)", "fc", 500): 95.52,
+    ("Tab 4", "Upper Bound", "fc", None): 96.67,
+    ("Tab 8", "Lower Bound", "fc", None): 43.40,
+}
+
+
+def reference_rows(table: dict = SUPSUP) -> list[dict]:
+    """The reference table as flat rows: source, method, arch, out_size, tasks, accuracy."""
+    return [{"source": src, "method": m, "arch": a, "out_size": s, "tasks": t, "accuracy": acc}
+            for (src, m, a, s), row in table.items() for t, acc in row.items()]

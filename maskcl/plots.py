@@ -1,0 +1,61 @@
+"""One seaborn style, figure saving (PNG + CSV of the plotted numbers + provenance JSON), and the
+paper-vs-ours table with a tolerance verdict."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from .paths import figures_dir
+from .store import write_json
+
+
+def style() -> None:
+    import seaborn as sns
+
+    sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+
+
+def save_figure(fig, name: str, data: pd.DataFrame, provenance: dict, out: Path | None = None) -> Path:
+    """Write <name>.png, <name>.csv (exactly the plotted numbers) and <name>.json (profile, seeds, device,
+    wall time of the runs behind it) to the figures folder; returns the PNG path."""
+    out = Path(out or figures_dir())
+    out.mkdir(parents=True, exist_ok=True)
+    png = out / f"{name}.png"
+    fig.savefig(png, dpi=130, bbox_inches="tight")
+    data.to_csv(out / f"{name}.csv", index=False, float_format="%.4f")
+    write_json(out / f"{name}.json", provenance)
+    return png
+
+
+def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: float = 0.5) -> pd.DataFrame:
+    """Join our rows to the paper's on `on` (+ tasks) and add delta = ours − paper and |delta| ≤ tol.
+
+    Where we ran fewer tasks than any paper column, the paper's first column (its fewest tasks) is the
+    reference and `paper_tasks` says so."""
+    rows = []
+    for _, r in ours.iterrows():
+        ref = paper
+        for c in on:
+            ref = ref[ref[c].isna()] if pd.isna(r[c]) else ref[ref[c] == r[c]]
+        if ref.empty:
+            continue
+        same = ref[ref["tasks"] == r["tasks"]]
+        ref_row = (same if not same.empty else ref.sort_values("tasks")).iloc[0]
+        rows.append({**{c: r[c] for c in on}, "source": ref_row["source"], "paper_tasks": int(ref_row["tasks"]),
+                     "paper": ref_row["accuracy"], "tasks": int(r["tasks"]), "ours": round(r["accuracy"], 2)})
+    table = pd.DataFrame(rows)
+    if table.empty:
+        return table
+    table["delta"] = (table["ours"] - table["paper"]).round(2)
+    table[f"within ±{tol}"] = table["delta"].abs() <= tol
+    return table
+
+
+def provenance_of(results: list[dict]) -> dict:
+    """The provenance of a figure: every run's key, config and provenance, plus summed wall time."""
+    runs = [{"key": r["key"], "experiment": r["experiment"], "config": r["config"], **r["provenance"]}
+            for r in results]
+    return {"profiles": sorted({r["profile"] for r in runs}), "devices": sorted({r["device"] for r in runs}),
+            "seeds": sorted({r["config"]["seed"] for r in runs}),
+            "wall_s_total": round(sum(r["wall_s"] for r in runs), 1), "runs": runs}

@@ -1,0 +1,34 @@
+"""What each notebook runs under each profile — smoke (CI, seconds), quick (this CPU, minutes, real data),
+paper (the papers' protocol, meant for a GPU). Reductions are stated here, in one place."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+from .paper import TASKS_250
+from .runs import Experiment, check_profile
+from .train import TrainConfig
+
+# Dense baselines need no superfluous outputs: they use 10 outputs (the paper's Table 8 prints one
+# Upper/Lower Bound row for every output size).
+BOUND_OUT = 10
+
+
+def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
+    """SupSup Fig. 3 / Tables 3–4: GNu one-shot (H and G; first image and full batch) on PermutedMNIST for
+    LeNet 300-100 (s = 100) and FC 1024-1024 (s = 200 and s = 500), with Upper and Lower Bounds."""
+    check_profile(profile)
+    if profile == "paper":
+        lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
+    elif profile == "quick":
+        # LeNet: the full per-task protocol for the first 10 tasks; FC: 3 tasks at 500 steps (CPU budget).
+        lenet = dict(n_tasks=10, checkpoints=(10,), parallel=5)
+        fc = dict(n_tasks=3, checkpoints=(3,), parallel=3, train=TrainConfig(steps=500))
+    else:  # smoke: proves the code path only
+        lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30),
+                          test_limit=512, dataset="auto")
+    out = []
+    for arch, sizes, common in (("lenet", (100,), lenet), ("fc", (200, 500), fc)):
+        base = replace(Experiment(arch=arch, seed=seed), **common)
+        out += [replace(base, out_size=s) for s in sizes]
+        out += [replace(base, method=m, out_size=BOUND_OUT) for m in ("upper_bound", "lower_bound")]
+    return out

@@ -1,0 +1,134 @@
+"""Experiments as small frozen dataclasses, the profiles of each notebook, and the cached, resumable runner.
+
+A run is (experiment config, seed). Its key is a hash of the config (fields that do not change the result,
+like `parallel`, are left out). The result is written atomically to <results>/<method>/<key>.json; a rerun
+with the same key reads it back. While running, pieces are checkpointed under <cache>/ckpt/<key>/ so a killed
+run resumes where it stopped. Every result records profile, seed, device, versions and wall time.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from . import baselines, supsup
+from .backbones import mlp
+from .data import load_dataset, task_stream
+from .paths import cache_dir, results_dir
+from .store import Checkpoint, config_dict, config_key, read_json, write_json
+from .train import TrainConfig
+
+METHODS = {"supsup": supsup.run, "upper_bound": baselines.upper_bound, "lower_bound": baselines.lower_bound}
+PROFILES = ("smoke", "quick", "paper")
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One run on one task stream. Defaults are the SupSup paper's PermutedMNIST protocol (Fig. 3)."""
+
+    method: str = "supsup"  # supsup | upper_bound | lower_bound
+    arch: str = "lenet"
+    out_size: int = 100
+    stream: str = "permuted"
+    n_tasks: int = 250
+    checkpoints: tuple[int, ...] = (10, 50, 100, 150, 200, 250)
+    train: TrainConfig = TrainConfig()
+    objectives: tuple[str, ...] = ("H", "G")
+    inference: str = "one_shot"
+    decide: tuple[str, ...] = ("first", "full")
+    test_batch: int = 128
+    test_limit: int | None = None  # test images per task (None: all 10000)
+    dataset: str = "mnist"  # mnist | synthetic
+    seed: int = 0
+    parallel: int = field(default=1, metadata={"key": False})  # tasks trained at once; same result
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
+        if not self.checkpoints or max(self.checkpoints) > self.n_tasks or min(self.checkpoints) < 1:
+            raise ValueError(f"checkpoints {self.checkpoints} must lie in 1..n_tasks={self.n_tasks}")
+
+
+def check_profile(profile: str) -> str:
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; choose one of {PROFILES}")
+    return profile
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """'cpu', 'cuda' (an error if no GPU is visible) or 'auto'."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise RuntimeError(f"device {device!r} requested but torch sees no CUDA GPU; use --device cpu")
+    if device != "cpu" and not device.startswith("cuda"):
+        raise ValueError(f"unknown device {device!r}; choose 'cpu', 'cuda' or 'auto'")
+    return torch.device(device)
+
+
+def _git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or None
+    except OSError:
+        return None
+
+
+def provenance(profile: str, device: torch.device, wall_s: float) -> dict:
+    import torchvision
+
+    return {
+        "profile": profile,
+        "device": str(device),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+        "cpu_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "git_commit": _git_commit(),
+        "finished": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "wall_s": round(wall_s, 2),
+    }
+
+
+def result_path(exp: Experiment, results: Path | None = None) -> Path:
+    return Path(results or results_dir()) / exp.method / f"{config_key(exp.method, exp)}.json"
+
+
+def run(exp: Experiment, profile: str = "custom", device: str = "auto", results: Path | None = None,
+        cache: Path | None = None) -> dict:
+    """The result of `exp`: read from the results store when present, else computed (resuming any
+    checkpointed progress) and written atomically."""
+    path = result_path(exp, results)
+    if path.exists():
+        return read_json(path)
+    dev = resolve_device(device)
+    key = config_key(exp.method, exp)
+    ckpt = Checkpoint(Path(cache or cache_dir()) / "ckpt" / key)
+    start = time.perf_counter()
+    data = load_dataset(exp.dataset, exp.seed)
+    stream = task_stream(exp.stream, exp.n_tasks, data, base_seed=exp.seed, device=dev)
+    net = mlp(exp.arch, exp.out_size)
+    out = METHODS[exp.method](exp, ckpt, stream, net, dev)
+    result = {"key": key, "experiment": exp.method, "config": config_dict(exp), **out,
+              "provenance": provenance(profile, dev, time.perf_counter() - start)}
+    write_json(path, result)
+    return result
+
+
+def rows(results: list[dict]):
+    """All rows of several results as one pandas DataFrame, with arch, output size, seed and profile."""
+    import pandas as pd
+
+    return pd.DataFrame([
+        {**r, "arch": res["config"]["arch"], "out_size": res["config"]["out_size"], "seed": res["config"]["seed"],
+         "profile": res["provenance"]["profile"], "device": res["provenance"]["device"]}
+        for res in results for r in res["rows"]
+    ])

@@ -1,0 +1,82 @@
+"""Atomic, resumable storage: JSON results keyed by a config hash, and per-run checkpoints (safetensors).
+
+Nothing here unpickles: results are JSON, tensors are safetensors.
+"""
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def config_dict(cfg) -> dict:
+    """The fields of a (nested) config dataclass that define its result; fields marked
+    metadata={'key': False} (e.g. how many tasks train in parallel) are left out."""
+    out = {}
+    for f in dataclasses.fields(cfg):
+        if not f.metadata.get("key", True):
+            continue
+        v = getattr(cfg, f.name)
+        out[f.name] = config_dict(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, tuple) else v)
+    return out
+
+
+def config_key(name: str, cfg) -> str:
+    blob = json.dumps({"experiment": name, "config": config_dict(cfg)}, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _atomic_write(path: Path, write) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: Path, obj) -> None:
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(obj, f, indent=1, sort_keys=True)
+            f.write("\n")
+    _atomic_write(Path(path), write)
+
+
+def read_json(path: Path):
+    with open(path) as f:
+        return json.load(f)
+
+
+class Checkpoint:
+    """A folder of named pieces of one run; a piece exists whole or not at all."""
+
+    def __init__(self, folder: str | os.PathLike):
+        self.folder = Path(folder)
+
+    def has(self, name: str) -> bool:
+        return (self.folder / name).exists()
+
+    def save_tensors(self, name: str, tensors: dict[str, torch.Tensor]) -> None:
+        _atomic_write(self.folder / name, lambda tmp: save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp))
+
+    def load_tensors(self, name: str, device="cpu") -> dict[str, torch.Tensor]:
+        return {k: v.to(device) for k, v in load_file(str(self.folder / name)).items()}
+
+    def save_json(self, name: str, obj) -> None:
+        write_json(self.folder / name, obj)
+
+    def load_json(self, name: str, default=None):
+        return read_json(self.folder / name) if self.has(name) else default
+
+    def names(self, prefix: str = "") -> list[str]:
+        return sorted(p.name for p in self.folder.glob(f"{prefix}*") if not p.name.startswith("."))

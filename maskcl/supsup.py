@@ -1,0 +1,92 @@
+"""SupSup in scenario GNu: one supermask per task over a fixed random backbone, task inferred at test time.
+
+Training (§4.2): per task, scores trained with RMSprop through a straight-through threshold (or top-k) mask.
+Evaluation (§4.2): the test set of each task is cut into batches of 128; one task decision is made per batch
+(from its first image, or the full batch); a wrong decision makes the whole batch wrong. Accuracy after t
+tasks is the mean over tasks 1..t with inference among the first t masks.
+"""
+from __future__ import annotations
+
+import torch
+
+from .backbones import MLP, signed_constant
+from .data import TaskStream
+from .infer import batch_correct, decision_groups, infer
+from .masks import mask_bytes, pack_bits, unpack_bits
+from .progress import bar
+from .store import Checkpoint
+from .train import train_masks
+
+
+def trained_masks(stream: TaskStream, net: MLP, weights, exp, ckpt: Checkpoint) -> list[torch.Tensor]:
+    """All n_tasks masks (per layer bool (k, out, in)), trained `exp.parallel` tasks at a time; every trained
+    chunk is checkpointed bit-packed, so an interrupted run resumes at the first missing chunk."""
+    device = weights[0].device
+    done = ckpt.load_json("masks.json", {"chunks": []})
+    for t0 in bar(range(0, exp.n_tasks, exp.parallel), desc="tasks"):
+        tasks = list(range(t0, min(t0 + exp.parallel, exp.n_tasks)))
+        name = f"masks_{tasks[0]:05d}_{tasks[-1]:05d}.safetensors"
+        if name in done["chunks"]:
+            continue
+        masks = train_masks(stream, net, weights, tasks, exp.train, exp.seed)
+        ckpt.save_tensors(name, {f"layer{l}": pack_bits(m.flatten(1)) for l, m in enumerate(masks)})
+        done["chunks"].append(name)
+        ckpt.save_json("masks.json", done)
+    per_chunk = [ckpt.load_tensors(n, device) for n in done["chunks"]]
+    return [torch.cat([unpack_bits(c[f"layer{l}"], o * i).view(-1, o, i) for c in per_chunk])
+            for l, (o, i) in enumerate(net.shapes)]
+
+
+def test_set(stream: TaskStream, task: int, limit: int | None):
+    x, y = stream.task_data(task, "test")
+    return (x[:limit], y[:limit]) if limit else (x, y)
+
+
+def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
+    """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule) in GNu,
+    plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
+    n_real = 10
+    correct, sizes = [], []
+    for t in range(exp.n_tasks):
+        x, y = test_set(stream, t, exp.test_limit)
+        correct.append(batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch))
+        sizes.append(len(y))
+    per_task = {"GG": [100.0 * float(c.sum()) / n for c, n in zip(correct, sizes)]}
+    per_task.update(ckpt.load_json("eval.json", {}))
+    for k in bar(exp.checkpoints, desc="evaluate"):
+        sub = [m[:k] for m in masks]
+        for objective in exp.objectives:
+            for decide in exp.decide:
+                label = f"{objective}|{decide}|{k}"
+                if label in per_task:
+                    continue
+                acc, hit = [], []
+                for t in range(k):
+                    x, _ = test_set(stream, t, exp.test_limit)
+                    guess = torch.cat([infer(weights, sub, g, exp.inference, objective, n_real)
+                                       for g in decision_groups(x, exp.test_batch, decide)])
+                    right = guess == t
+                    acc.append(100.0 * float((correct[t] * right).sum()) / sizes[t])
+                    hit.append(100.0 * float(right.float().mean()))
+                per_task[label] = acc
+                per_task[f"task-inference {label}"] = hit
+                ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
+    return per_task
+
+
+def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
+    weights = signed_constant(net, exp.seed, device)
+    masks = trained_masks(stream, net, weights, exp, ckpt)
+    per_task = evaluate(stream, weights, masks, exp, ckpt)
+    rows = [{"method": "SupSup (GG)", "tasks": k, "accuracy": sum(per_task["GG"][:k]) / k}
+            for k in exp.checkpoints]
+    for label, accs in per_task.items():
+        if "|" in label and not label.startswith("task-inference"):
+            objective, decide, k = label.split("|")
+            suffix = "" if decide == "first" else ", full batch"
+            rows.append({"method": f"SupSup (GNu {objective}{suffix})", "tasks": int(k),
+                         "accuracy": sum(accs) / len(accs),
+                         "task_inference": sum(per_task[f"task-inference {label}"]) / len(accs)})
+    density = [float(m.float().mean()) for m in masks]
+    return {"rows": rows, "per_task": per_task, "mask_density_per_layer": density,
+            "mask_bytes_packed": mask_bytes(net, packed=True), "mask_bytes_bool": mask_bytes(net, packed=False)}

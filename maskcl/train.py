@@ -1,0 +1,93 @@
+"""Training B independent tasks at once.
+
+Everything task-specific is stacked along a leading dimension B (scores or weights, data order, labels), the
+forward pass is a batched matmul, and the loss is the *sum* of the B per-task mean losses, so each task's
+parameters receive exactly the gradient they would get alone. RMSprop is element-wise, so one optimiser over
+the stacked tensors is B independent optimisers. Hence batched training equals sequential training
+(tests/test_train.py checks it mask for mask).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .backbones import MLP, forward
+from .data import TaskStream, batch_order
+from .masks import init_scores, mask_fn
+from .progress import bar
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """SupSup §4.2: RMSprop lr 1e-4 (α 0.99, ε 1e-8, no momentum or weight decay), batch 128, 1000 steps."""
+
+    steps: int = 1000
+    batch: int = 128
+    lr: float = 1e-4
+    mask: str = "threshold"  # or "topk"
+    density: float | None = None  # topk only
+
+
+def task_batches(stream: TaskStream, tasks: Sequence[int], cfg: TrainConfig, seed: int) -> torch.Tensor:
+    """(B, steps, batch) base-row indices: each task's own shuffled epochs over its own examples."""
+    rows = []
+    for t in tasks:
+        idx = stream.indices(t, "train")
+        rows.append(idx[batch_order(len(idx), cfg.steps, cfg.batch, seed, t).to(idx.device)])
+    return torch.stack(rows)
+
+
+def fit(params: list[torch.Tensor], step_loss: Callable[[int], torch.Tensor], cfg: TrainConfig,
+        desc: str = "train") -> None:
+    """cfg.steps of RMSprop on `params`, minimising step_loss(step)."""
+    opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.99, eps=1e-8)
+    for step in bar(range(cfg.steps), desc=desc):
+        loss = step_loss(step)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+
+def batched_loss(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
+                 weights_of_step: Callable[[], list[torch.Tensor]]) -> Callable[[int], torch.Tensor]:
+    """step -> Σ_b mean cross-entropy of task b's batch under weights_of_step()[l][b]."""
+    task_ids = torch.tensor(list(tasks), device=stream.device)[:, None]
+
+    def step_loss(step: int) -> torch.Tensor:
+        x, y = stream.inputs("train", order[:, step], task_ids)
+        logits = forward(x, weights_of_step())
+        ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none")
+        return ce.view(len(tasks), -1).mean(1).sum()
+
+    return step_loss
+
+
+def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks: Sequence[int],
+                cfg: TrainConfig, seed: int) -> list[torch.Tensor]:
+    """Supermasks for `tasks`, trained together; returns per layer a bool tensor (B, out, in).
+
+    Task t's scores start from init_scores(net, seed, t) and see batches in order batch_order(seed, t), so a
+    task's mask does not depend on which other tasks share its batch.
+    """
+    device = weights[0].device
+    fn = mask_fn(cfg.mask, cfg.density)
+    per_task = [init_scores(net, seed, t) for t in tasks]
+    scores = [torch.stack([s[layer] for s in per_task]).to(device).requires_grad_()
+              for layer in range(len(weights))]
+    order = task_batches(stream, tasks, cfg, seed)
+    fit(scores, batched_loss(stream, order, tasks, lambda: [w * fn(s) for w, s in zip(weights, scores)]),
+        cfg, desc=f"masks {tasks[0]}..{tasks[-1]}")
+    with torch.no_grad():
+        return [fn(s).bool() for s in scores]
+
+
+def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[int], cfg: TrainConfig,
+                seed: int) -> list[torch.Tensor]:
+    """One dense network per task (the Upper Bound) from stacked initial weights init[l]: (B, out, in)."""
+    params = [w.clone().requires_grad_() for w in init]
+    order = task_batches(stream, tasks, cfg, seed)
+    fit(params, batched_loss(stream, order, tasks, lambda: params), cfg, desc=f"dense {tasks[0]}..{tasks[-1]}")
+    return [p.detach() for p in params]

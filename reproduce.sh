@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Regenerate every figure: run the notebooks in order, headless, through papermill.
+set -uo pipefail
+cd "$(dirname "$0")"
+
+usage() {
+  cat <<'TXT'
+usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--only PREFIX]
+                      [--from-results | --results DIR] [--no-setup]
+
+  --profile P      smoke (seconds, proves the code path), quick (default; this CPU, minutes, real data),
+                   paper (the papers' protocol; meant for a GPU)
+  --device D       where the runs compute (default auto: cuda when visible, else cpu)
+  --only PREFIX    run only the notebooks whose name starts with PREFIX (e.g. 01 or 01_supsup)
+  --from-results   read/write finished runs in the committed results/ store (re-plots in seconds when the
+                   runs are there); default is the local cache .cache/maskcl/results
+  --results DIR    use DIR as the results store
+  --no-setup       use the existing .venv (or $MASKCL_PYTHON) without running tools/setup.sh
+
+Executed notebooks go to build/<profile>/, figures to figures/ (or $MASKCL_FIGURES).
+TXT
+}
+
+PROFILE=quick DEVICE=auto ONLY="" RESULTS="" SETUP=1
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) PROFILE="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
+    --device) DEVICE="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
+    --only) ONLY="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
+    --results) RESULTS="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
+    --from-results) RESULTS=results; shift ;;
+    --no-setup) SETUP=0; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "reproduce.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
+  esac
+done
+case "$PROFILE" in smoke|quick|paper) ;; *) echo "reproduce.sh: unknown profile '$PROFILE' (smoke|quick|paper)" >&2; exit 2 ;; esac
+case "$DEVICE" in cpu|cuda|auto) ;; *) echo "reproduce.sh: unknown device '$DEVICE' (cpu|cuda|auto)" >&2; exit 2 ;; esac
+
+if [ "$SETUP" = 1 ]; then bash tools/setup.sh || { echo "reproduce.sh: setup failed" >&2; exit 1; }; fi
+PY="${MASKCL_PYTHON:-.venv/bin/python}"
+export MASKCL_PROFILE="$PROFILE" MASKCL_DEVICE="$DEVICE"
+if [ -n "$RESULTS" ]; then export MASKCL_RESULTS="$(mkdir -p "$RESULTS" && cd "$RESULTS" && pwd)"; fi
+if [ "$PROFILE" = smoke ]; then export MASKCL_PROGRESS=0; fi
+FIGURES="${MASKCL_FIGURES:-figures}"
+BUILD="build/$PROFILE"
+mkdir -p "$BUILD"
+
+summary=() failed=0 ran=0
+for nb in notebooks/[0-9][0-9]_*.ipynb; do
+  name="$(basename "$nb" .ipynb)"
+  case "$name" in "$ONLY"*) ;; *) continue ;; esac
+  ran=$((ran + 1))
+  marker="$(mktemp)"
+  start=$(date +%s)
+  echo "== $name ($PROFILE, $DEVICE)"
+  if "$PY" -m papermill "$nb" "$BUILD/$name.ipynb" -p PROFILE "$PROFILE" -p DEVICE "$DEVICE" \
+       --cwd notebooks --no-progress-bar; then
+    status=ok
+    for fig in $("$PY" -c "import json,sys; print(' '.join(json.load(open(sys.argv[1]))['metadata'].get('maskcl', {}).get('figures', [])))" "$nb"); do
+      if [ ! "$FIGURES/$fig.png" -nt "$marker" ]; then status="missing figure $fig.png"; fi
+    done
+  else
+    status=failed
+  fi
+  rm -f "$marker"
+  [ "$status" = ok ] || failed=1
+  summary+=("$(printf '%-40s %-6s %-5s %6ss  %s' "$name" "$PROFILE" "$DEVICE" "$(( $(date +%s) - start ))" "$status")")
+done
+
+if [ "$ran" = 0 ]; then echo "reproduce.sh: no notebook matches '$ONLY'" >&2; exit 2; fi
+echo
+printf '%-40s %-6s %-5s %7s  %s\n' notebook profile device wall status
+printf '%s\n' "${summary[@]}"
+exit "$failed"
