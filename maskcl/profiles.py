@@ -21,8 +21,8 @@ def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
         lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
     elif profile == "quick":
         # LeNet: the full per-task protocol for the first 10 tasks; FC: 3 tasks at 500 steps (CPU budget).
-        lenet = dict(n_tasks=10, checkpoints=(10,), parallel=5)
-        fc = dict(n_tasks=3, checkpoints=(3,), parallel=3, train=TrainConfig(steps=500))
+        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), parallel=5)
+        fc = dict(n_tasks=3, checkpoints=(1, 2, 3), parallel=3, train=TrainConfig(steps=500))
     else:  # smoke: proves the code path only
         lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30),
                           test_limit=512, dataset="auto")

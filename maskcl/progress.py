@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 
 def bar(iterable, desc: str = "", total: int | None = None, enabled: bool | None = None):

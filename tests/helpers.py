@@ -1,0 +1,17 @@
+"""Small shared fixtures: a synthetic permuted stream and a tiny network, so tests need no real data."""
+from maskcl.backbones import mlp, signed_constant
+from maskcl.data import synthetic_mnist, task_stream
+
+
+def synthetic_stream(kind="permuted", n_tasks=3, seed=0, n_train=2000, n_test=500):
+    return task_stream(kind, n_tasks, synthetic_mnist(seed, n_train, n_test), base_seed=seed)
+
+
+def tiny_net(out_size=20, seed=0):
+    from maskcl.backbones import MLP
+
+    net = MLP((784, 64, 32, out_size))
+    return net, signed_constant(net, seed)
+
+
+__all__ = ["synthetic_stream", "tiny_net", "mlp"]

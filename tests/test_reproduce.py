@@ -1,0 +1,22 @@
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--profile", "fast"], "unknown profile 'fast'"),
+    (["--device", "tpu"], "unknown device 'tpu'"),
+    (["--frobnicate"], "unknown option '--frobnicate'"),
+])
+def test_bad_arguments_are_usage_errors(args, message):
+    out = subprocess.run(["bash", str(ROOT / "reproduce.sh"), *args], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and message in out.stderr
+
+
+def test_unknown_notebook_prefix_is_an_error():
+    out = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "99_nothing"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "no notebook matches" in out.stderr

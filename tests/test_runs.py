@@ -1,0 +1,118 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from maskcl import profiles
+from maskcl.runs import Experiment, check_profile, resolve_device, result_path, run
+from maskcl.store import config_key
+from maskcl.train import TrainConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = Experiment(arch="lenet", out_size=20, n_tasks=3, checkpoints=(2, 3), train=TrainConfig(steps=20, batch=32),
+                  test_limit=256, dataset="synthetic", parallel=3)
+
+
+def test_result_is_cached_and_records_provenance(tmp_path):
+    first = run(TINY, profile="smoke", device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    path = result_path(TINY, tmp_path / "r")
+    stamp = path.stat().st_mtime_ns
+    again = run(TINY, profile="smoke", device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert again == first and path.stat().st_mtime_ns == stamp
+    prov = first["provenance"]
+    for field in ("profile", "device", "torch", "torchvision", "python", "wall_s", "finished"):
+        assert field in prov
+    assert prov["profile"] == "smoke" and first["config"]["seed"] == 0
+    methods = {r["method"] for r in first["rows"]}
+    assert {"SupSup (GG)", "SupSup (GNu H)", "SupSup (GNu G)", "SupSup (GNu H, full batch)"} <= methods
+
+
+def test_parallel_is_not_part_of_the_key_and_does_not_change_results(tmp_path):
+    seq = replace(TINY, parallel=1)
+    assert config_key("supsup", seq) == config_key("supsup", TINY)
+    assert config_key("supsup", replace(TINY, seed=1)) != config_key("supsup", TINY)
+    a = run(seq, device="cpu", results=tmp_path / "a", cache=tmp_path / "ca")
+    b = run(TINY, device="cpu", results=tmp_path / "b", cache=tmp_path / "cb")
+    assert a["rows"] == b["rows"] and a["per_task"] == b["per_task"]
+
+
+@pytest.mark.parametrize("method", ["upper_bound", "lower_bound"])
+def test_bounds_run(tmp_path, method):
+    res = run(replace(TINY, method=method, out_size=10), device="cpu", results=tmp_path, cache=tmp_path)
+    assert [r["tasks"] for r in res["rows"]] == [2, 3]
+    assert all(0 <= r["accuracy"] <= 100 for r in res["rows"])
+
+
+def test_bad_inputs_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown method"):
+        Experiment(method="ewc")
+    with pytest.raises(ValueError, match="checkpoints"):
+        Experiment(n_tasks=5, checkpoints=(10,))
+    with pytest.raises(ValueError, match="unknown profile"):
+        check_profile("fast")
+    with pytest.raises(ValueError, match="unknown profile"):
+        profiles.supsup_fig3("fast")
+    with pytest.raises(ValueError, match="unknown device"):
+        resolve_device("tpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(RuntimeError, match="no CUDA"):
+            resolve_device("cuda")
+
+
+def test_profiles_paper_is_the_paper_protocol():
+    exps = profiles.supsup_fig3("paper")
+    assert {(e.method, e.arch, e.out_size) for e in exps} == {
+        ("supsup", "lenet", 100), ("supsup", "fc", 200), ("supsup", "fc", 500),
+        ("upper_bound", "lenet", 10), ("lower_bound", "lenet", 10),
+        ("upper_bound", "fc", 10), ("lower_bound", "fc", 10)}
+    for e in exps:
+        assert e.n_tasks == 250 and e.checkpoints == (10, 50, 100, 150, 200, 250)
+        assert (e.train.steps, e.train.batch, e.train.lr, e.train.mask) == (1000, 128, 1e-4, "threshold")
+        assert e.test_limit is None and e.dataset == "mnist" and e.decide == ("first", "full")
+    quick_lenet = [e for e in profiles.supsup_fig3("quick") if e.arch == "lenet"]
+    assert all(e.train.steps == 1000 and e.n_tasks == 10 for e in quick_lenet)
+
+
+RUNNER = """
+import sys
+from dataclasses import replace
+from maskcl.runs import Experiment, run
+from maskcl.train import TrainConfig
+exp = Experiment(arch="lenet", out_size=20, n_tasks=5, checkpoints=(5,), train=TrainConfig(steps=200, batch=64),
+                 test_limit=256, dataset="synthetic", parallel=1)
+run(exp, device="cpu", results=sys.argv[1], cache=sys.argv[2])
+"""
+
+
+def test_killed_run_resumes_from_its_checkpoints(tmp_path):
+    results, cache = tmp_path / "r", tmp_path / "c"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(results), str(cache)], env=env)
+    deadline = time.time() + 120
+    done = []
+    while time.time() < deadline and proc.poll() is None:
+        idx = list(cache.glob("ckpt/*/masks.json"))
+        if idx:
+            done = json.loads(idx[0].read_text())["chunks"]
+            if len(done) >= 2:
+                break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert 2 <= len(done) < 5, "the run should have been killed mid-way"
+    assert not list(results.glob("*/*.json")), "a killed run must not leave a result"
+    ckpt = next(cache.glob("ckpt/*"))
+    stamps = {n: (ckpt / n).stat().st_mtime_ns for n in done}
+    exp = Experiment(arch="lenet", out_size=20, n_tasks=5, checkpoints=(5,), train=TrainConfig(steps=200, batch=64),
+                     test_limit=256, dataset="synthetic", parallel=1)
+    resumed = run(exp, device="cpu", results=results, cache=cache)
+    assert {n: (ckpt / n).stat().st_mtime_ns for n in done} == stamps  # finished tasks were not retrained
+    fresh = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
+    assert resumed["per_task"] == fresh["per_task"] and resumed["rows"] == fresh["rows"]
