@@ -26,8 +26,9 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def timed(fn, device, repeat=1):
-    fn()  # warm-up
+def timed(fn, device, repeat=1, warmup=True):
+    if warmup:
+        fn()
     sync(device)
     start = time.perf_counter()
     for _ in range(repeat):
@@ -40,8 +41,9 @@ def bench_training(stream, arch, out_size, tasks, steps, device):
     net = mlp(arch, out_size)
     w = signed_constant(net, 0, device)
     cfg = TrainConfig(steps=steps)
-    seq = timed(lambda: [train_masks(stream, net, w, [t], cfg, 0) for t in range(tasks)], device)
-    bat = timed(lambda: train_masks(stream, net, w, list(range(tasks)), cfg, 0), device)
+    train_masks(stream, net, w, [0], TrainConfig(steps=5), 0)  # warm-up
+    seq = timed(lambda: [train_masks(stream, net, w, [t], cfg, 0) for t in range(tasks)], device, warmup=False)
+    bat = timed(lambda: train_masks(stream, net, w, list(range(tasks)), cfg, 0), device, warmup=False)
     scale = 1000 / steps
     return {"arch": arch, "out_size": out_size, "tasks": tasks, "steps_measured": steps,
             "s_per_task_sequential": round(seq / tasks * scale, 3), "s_per_task_batched": round(bat / tasks * scale, 3),
