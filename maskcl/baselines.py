@@ -13,17 +13,12 @@ from .backbones import MLP, forward, kaiming_normal
 from .data import TaskStream
 from .progress import bar
 from .store import Checkpoint
-from .train import fit, batched_loss, task_batches, train_dense
+from .train import batched_loss, fit, task_batches, train_dense
 
 
 def accuracy(weights, x, y) -> float:
     with torch.no_grad():
         return 100.0 * float((forward(x, weights).argmax(-1) == y).float().mean())
-
-
-def _test(stream, task, limit):
-    x, y = stream.task_data(task, "test")
-    return (x[:limit], y[:limit]) if limit else (x, y)
 
 
 def upper_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
@@ -35,7 +30,7 @@ def upper_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> 
         inits = [torch.stack(ws) for ws in zip(*(kaiming_normal(net, (exp.seed, t), device) for t in tasks))]
         trained = train_dense(stream, inits, tasks, exp.train, exp.seed)
         for b, t in enumerate(tasks):
-            accs[str(t)] = accuracy([w[b] for w in trained], *_test(stream, t, exp.test_limit))
+            accs[str(t)] = accuracy([w[b] for w in trained], *stream.task_data(t, "test", exp.test_limit))
         ckpt.save_json("upper.json", accs)
     per_task = [accs[str(t)] for t in range(exp.n_tasks)]
     rows = [{"method": "Upper Bound", "tasks": k, "accuracy": sum(per_task[:k]) / k} for k in exp.checkpoints]
@@ -59,7 +54,7 @@ def lower_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> 
             desc=f"lower bound task {t}")
         trunk, heads = [p.detach() for p in params[:-1]], [*heads, params[-1].detach()]
         if t + 1 in exp.checkpoints:
-            accs = [accuracy([*trunk, heads[j]], *_test(stream, j, exp.test_limit)) for j in range(t + 1)]
+            accs = [accuracy([*trunk, heads[j]], *stream.task_data(j, "test", exp.test_limit)) for j in range(t + 1)]
             state["rows"].append({"method": "Lower Bound", "tasks": t + 1, "accuracy": sum(accs) / len(accs),
                                   "per_task": accs})
         state["done"] = t + 1

@@ -159,9 +159,9 @@ class TaskStream:
                 x[sel] = rotate(img, 10.0 * t, InterpolationMode.NEAREST, fill=0.0).view(-1, 784)
         return (x - MEAN) / STD, y
 
-    def task_data(self, task: int, split: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """All of `task`'s examples of `split`, in the base order."""
-        idx = self.indices(task, split)
+    def task_data(self, task: int, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """`task`'s examples of `split` in the base order (the first `limit` of them, when given)."""
+        idx = self.indices(task, split)[:limit]
         return self.inputs(split, idx, torch.tensor(task))
 
     def _check_task(self, task: int) -> None:

@@ -7,12 +7,11 @@ run resumes where it stopped. Every result records profile, seed, device, versio
 """
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import platform
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch

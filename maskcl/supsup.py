@@ -37,18 +37,13 @@ def trained_masks(stream: TaskStream, net: MLP, weights, exp, ckpt: Checkpoint) 
             for l, (o, i) in enumerate(net.shapes)]
 
 
-def test_set(stream: TaskStream, task: int, limit: int | None):
-    x, y = stream.task_data(task, "test")
-    return (x[:limit], y[:limit]) if limit else (x, y)
-
-
 def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
     """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule) in GNu,
     plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
     n_real = 10
     correct, sizes = [], []
     for t in range(exp.n_tasks):
-        x, y = test_set(stream, t, exp.test_limit)
+        x, y = stream.task_data(t, "test", exp.test_limit)
         correct.append(batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch))
         sizes.append(len(y))
     per_task = {"GG": [100.0 * float(c.sum()) / n for c, n in zip(correct, sizes)]}
@@ -62,7 +57,7 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
                     continue
                 acc, hit = [], []
                 for t in range(k):
-                    x, _ = test_set(stream, t, exp.test_limit)
+                    x, _ = stream.task_data(t, "test", exp.test_limit)
                     guess = torch.cat([infer(weights, sub, g, exp.inference, objective, n_real)
                                        for g in decision_groups(x, exp.test_batch, decide)])
                     right = guess == t
