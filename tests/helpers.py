@@ -1,5 +1,5 @@
 """Small shared fixtures: a synthetic permuted stream and a tiny network, so tests need no real data."""
-from maskcl.backbones import mlp, signed_constant
+from maskcl.backbones import MLP, signed_constant
 from maskcl.data import synthetic_mnist, task_stream
 
 
@@ -8,10 +8,7 @@ def synthetic_stream(kind="permuted", n_tasks=3, seed=0, n_train=2000, n_test=50
 
 
 def tiny_net(out_size=20, seed=0):
-    from maskcl.backbones import MLP
-
+    """A small bias-free MLP 784-64-32-out with signed-constant weights."""
     net = MLP((784, 64, 32, out_size))
     return net, signed_constant(net, seed)
 
-
-__all__ = ["synthetic_stream", "tiny_net", "mlp"]
