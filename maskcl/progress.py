@@ -6,7 +6,5 @@ import os
 from tqdm import tqdm
 
 
-def bar(iterable, desc: str = "", total: int | None = None, enabled: bool | None = None):
-    if enabled is None:
-        enabled = os.environ.get("MASKCL_PROGRESS", "1") != "0"
-    return tqdm(iterable, desc=desc, total=total, disable=not enabled, leave=False)
+def bar(iterable, desc: str = ""):
+    return tqdm(iterable, desc=desc, disable=os.environ.get("MASKCL_PROGRESS", "1") == "0", leave=False)

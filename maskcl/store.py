@@ -78,6 +78,3 @@ class Checkpoint:
 
     def load_json(self, name: str, default=None):
         return read_json(self.folder / name) if self.has(name) else default
-
-    def names(self, prefix: str = "") -> list[str]:
-        return sorted(p.name for p in self.folder.glob(f"{prefix}*") if not p.name.startswith("."))
