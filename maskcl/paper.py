@@ -42,3 +42,7 @@ def reference_rows(table: dict = SUPSUP) -> list[dict]:
     """The reference table as flat rows: source, method, arch, out_size, tasks, accuracy."""
     return [{"source": src, "method": m, "arch": a, "out_size": s, "tasks": t, "accuracy": acc}
             for (src, m, a, s), row in table.items() for t, acc in row.items()]
+
+# SupSup appendix B: HopSupSup on SplitMNIST, 1 epoch per task, 20 seeds. Fig. 8's caption gives the mean
+# accuracy with the recovered mask; Fig. 7 and the text say recovery converges in "< 30" / "≈ 30" steps.
+HOPSUPSUP = {"accuracy_recovered": 97.43, "seeds": 20, "steps_to_converge": 30}

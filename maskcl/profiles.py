@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .paper import TASKS_250
+from .hopfield import HopConfig, HopExperiment
+from .paper import HOPSUPSUP, TASKS_250
 from .runs import Experiment, check_profile
 from .train import TrainConfig
 
@@ -32,3 +33,12 @@ def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
         out += [replace(base, out_size=s) for s in sizes]
         out += [replace(base, method=m, out_size=BOUND_OUT) for m in ("upper_bound", "lower_bound")]
     return out
+
+
+def hopsupsup(profile: str) -> list[HopExperiment]:
+    """SupSup Fig. 7–8: HopSupSup on SplitMNIST, one run per seed (paper: 20 seeds; quick: the first 10)."""
+    check_profile(profile)
+    if profile == "smoke":
+        return [HopExperiment(seed=s, dataset="auto", hop=HopConfig(hidden=64, max_steps=10, test_limit=256))
+                for s in range(2)]
+    return [HopExperiment(seed=s) for s in range(HOPSUPSUP["seeds"] if profile == "paper" else 10)]

@@ -16,14 +16,26 @@ from pathlib import Path
 
 import torch
 
-from . import baselines, supsup
+from . import baselines, hopfield, supsup
 from .backbones import mlp
 from .data import load_dataset, task_stream
 from .paths import cache_dir, results_dir
 from .store import Checkpoint, config_dict, config_key, read_json, write_json
 from .train import TrainConfig
 
-METHODS = {"supsup": supsup.run, "upper_bound": baselines.upper_bound, "lower_bound": baselines.lower_bound}
+
+
+def _on_stream(method):
+    """Adapt a method(exp, ckpt, stream, net, device) over an MLP task stream to method(exp, ckpt, device)."""
+    def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
+        data = load_dataset(exp.dataset, exp.seed)
+        stream = task_stream(exp.stream, exp.n_tasks, data, base_seed=exp.seed, device=device)
+        return method(exp, ckpt, stream, mlp(exp.arch, exp.out_size), device)
+    return go
+
+
+METHODS = {"supsup": _on_stream(supsup.run), "upper_bound": _on_stream(baselines.upper_bound),
+           "lower_bound": _on_stream(baselines.lower_bound), "hopsupsup": hopfield.run}
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -50,6 +62,8 @@ class Experiment:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
+        if self.method == "hopsupsup":
+            raise ValueError("HopSupSup runs are hopfield.HopExperiment, not Experiment")
         if not self.checkpoints or max(self.checkpoints) > self.n_tasks or min(self.checkpoints) < 1:
             raise ValueError(f"checkpoints {self.checkpoints} must lie in 1..n_tasks={self.n_tasks}")
 
@@ -101,7 +115,7 @@ def result_path(exp: Experiment, results: Path | None = None) -> Path:
     return Path(results or results_dir()) / exp.method / f"{config_key(exp.method, exp)}.json"
 
 
-def run(exp: Experiment, profile: str = "custom", device: str = "auto", results: Path | None = None,
+def run(exp: Experiment | hopfield.HopExperiment, profile: str = "custom", device: str = "auto", results: Path | None = None,
         cache: Path | None = None) -> dict:
     """The result of `exp`: read from the results store when present, else computed (resuming any
     checkpointed progress) and written atomically."""
@@ -112,10 +126,7 @@ def run(exp: Experiment, profile: str = "custom", device: str = "auto", results:
     key = config_key(exp.method, exp)
     ckpt = Checkpoint(Path(cache or cache_dir()) / "ckpt" / key)
     start = time.perf_counter()
-    data = load_dataset(exp.dataset, exp.seed)
-    stream = task_stream(exp.stream, exp.n_tasks, data, base_seed=exp.seed, device=dev)
-    net = mlp(exp.arch, exp.out_size)
-    out = METHODS[exp.method](exp, ckpt, stream, net, dev)
+    out = METHODS[exp.method](exp, ckpt, dev)
     result = {"key": key, "experiment": exp.method, "config": config_dict(exp), **out,
               "provenance": provenance(profile, dev, time.perf_counter() - start)}
     write_json(path, result)
@@ -127,7 +138,8 @@ def rows(results: list[dict]):
     import pandas as pd
 
     return pd.DataFrame([
-        {**r, "arch": res["config"]["arch"], "out_size": res["config"]["out_size"], "seed": res["config"]["seed"],
-         "profile": res["provenance"]["profile"], "device": res["provenance"]["device"]}
+        {**r, "arch": res["config"].get("arch"), "out_size": res["config"].get("out_size"),
+         "seed": res["config"]["seed"], "profile": res["provenance"]["profile"],
+         "device": res["provenance"]["device"]}
         for res in results for r in res["rows"]
     ])

@@ -1,0 +1,231 @@
+"""HopSupSup (SupSup §3.5, appendix B): neuron masks stored as attractors of a fixed-size Hopfield network.
+
+The network (eq. 8) masks layer *outputs* instead of weights:
+    f(x, m) = softmax(W3 σ(m2 ⊙ BN(W2 σ(m1 ⊙ BN(W1 x)))))
+with fixed signed-constant weights, non-affine batch norm on batch statistics and σ = Swish. A task's mask
+m ∈ {0,1}^d per hidden layer is stored as z = 2m − 1 in Ψ (Storkey rule, eq. 6) plus a running mean μ;
+at test time the mask is *recovered* by gradient descent from μ on J = (1 − t/T)·H + γ·(t/T)·E_Ψ (eq. 7).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .backbones import MLP, signed_constant
+from .data import TaskStream, load_dataset, task_stream
+from .infer import entropy
+from .masks import threshold_mask
+from .progress import bar
+from .seeding import generator
+from .store import Checkpoint
+
+
+@dataclass(frozen=True)
+class HopConfig:
+    """Appendix B and the official code: 784-2048-2048-10, 1 epoch per task with SGD (lr 0.1, momentum 0.9,
+    weight decay 1e-4, batch 128); recovery with SGD (lr 500, momentum 0.9, weight decay 1e-4) over one pass of
+    the task's test set in batches of 64, γ = 1.5e-3."""
+
+    hidden: int = 2048
+    epochs: int = 1
+    batch: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    max_steps: int | None = None  # cap on training steps per task (smoke profile only)
+    test_batch: int = 64
+    test_limit: int | None = None  # test images per task (None: all)
+    gamma: float = 1.5e-3
+    recovery_lr: float = 500.0
+    rule: str = "storkey"  # or "hebbian"
+
+
+@dataclass(frozen=True)
+class HopExperiment:
+    """HopSupSup on SplitMNIST (5 tasks, labels kept 0–9) for one seed (backbone, data order, test order)."""
+
+    method: str = "hopsupsup"
+    n_tasks: int = 5
+    hop: HopConfig = HopConfig()
+    dataset: str = "mnist"  # mnist | synthetic | auto
+    seed: int = 0
+
+
+def bn_net(hidden: int = 2048) -> MLP:
+    return MLP((784, hidden, hidden, 10))
+
+
+def forward(x: torch.Tensor, weights: list[torch.Tensor], masks: list[torch.Tensor], eps: float = 1e-5):
+    """Eq. 8 with per-hidden-layer neuron masks (d,). BN normalises with the batch's own statistics."""
+    h = x
+    for layer, w in enumerate(weights):
+        h = h @ w.T
+        if layer < len(weights) - 1:
+            h = F.batch_norm(h, None, None, training=True, eps=eps)
+            h = F.silu(masks[layer] * h)
+    return h
+
+
+def store(psi: torch.Tensor, z: torch.Tensor, rule: str = "storkey") -> torch.Tensor:
+    """Add pattern z ∈ {−1,1}^d to Ψ. Storkey (eq. 6): Ψ + (zzᵀ − z(Ψz)ᵀ − (Ψz)zᵀ − I)/d;
+    Hebbian (§3.5): Ψ + zzᵀ/d."""
+    d = z.numel()
+    if rule == "hebbian":
+        return psi + torch.outer(z, z) / d
+    if rule != "storkey":
+        raise ValueError(f"unknown Hopfield rule {rule!r}; choose 'storkey' or 'hebbian'")
+    h = psi @ z
+    return psi + (torch.outer(z, z) - torch.outer(z, h) - torch.outer(h, z) - torch.eye(d, device=z.device)) / d
+
+
+def energy(psi: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """E_Ψ(z) = −½ zᵀΨz: stored patterns are its minima (the paper writes the sum without the sign)."""
+    return -0.5 * z @ psi @ z
+
+
+def is_fixed_point(psi: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Whether sign(Ψz) = z for each row of z (n, d): an asynchronous Hopfield update leaves it unchanged."""
+    return ((z @ psi.T) * z > 0).all(-1)
+
+
+def capacity(d: int, n_patterns: int, rule: str, seed: int) -> list[float]:
+    """Store n random ±1 patterns one by one; after each, the fraction of those stored so far that are
+    fixed points of Ψ. (Hebbian capacity ≈ d / (2 ln d); Storkey's is larger, ≈ d / √(2 ln d).)"""
+    g = generator("capacity", d, seed)
+    pats = torch.randint(0, 2, (n_patterns, d), generator=g).float() * 2 - 1
+    psi = torch.zeros(d, d)
+    out = []
+    for n in range(n_patterns):
+        psi = store(psi, pats[n], rule)
+        out.append(float(is_fixed_point(psi, pats[: n + 1]).float().mean()))
+    return out
+
+
+def hopfield_descent(psi: torch.Tensor, z0: torch.Tensor, steps: int, lr: float = 1.0) -> torch.Tensor:
+    """Recover a pattern from z0 by gradient descent on E_Ψ alone (straight-through sign); returns ±1."""
+    score = z0.clone().requires_grad_()
+    opt = torch.optim.SGD([score], lr=lr)
+    for _ in range(steps):
+        z = 2 * threshold_mask(score) - 1
+        opt.zero_grad()
+        energy(psi, z).backward()
+        opt.step()
+    return (2.0 * (score >= 0) - 1).detach()
+
+
+def train_mask(stream: TaskStream, weights, task: int, cfg: HopConfig, seed: int) -> list[torch.Tensor]:
+    """Neuron masks for `task`: scores start at 0 (all neurons on), straight-through threshold at 0,
+    `cfg.epochs` shuffled epochs of SGD on cross-entropy over the 10 outputs. Returns bool masks (d,)."""
+    device = weights[0].device
+    scores = [torch.zeros(cfg.hidden, device=device, requires_grad=True) for _ in weights[:-1]]
+    opt = torch.optim.SGD(scores, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    idx = stream.indices(task, "train")
+    g = generator("hop-train-order", seed, task)
+    order = torch.cat([torch.randperm(len(idx), generator=g) for _ in range(cfg.epochs)]).to(idx.device)
+    batches = idx[order].split(cfg.batch)[: cfg.max_steps]
+    for rows in bar(batches, desc=f"task {task}"):
+        x, y = stream.inputs("train", rows, torch.tensor(task))
+        loss = F.cross_entropy(forward(x, weights, [threshold_mask(s) for s in scores]), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return [(s >= 0).detach() for s in scores]
+
+
+def test_batches(stream: TaskStream, task: int, cfg: HopConfig, seed: int) -> list[torch.Tensor]:
+    """The task's test rows, shuffled (seeded), in batches of cfg.test_batch: T = ⌈n / 64⌉ recovery steps.
+    A last batch of one image joins the one before (batch statistics need two)."""
+    idx = stream.indices(task, "test")[: cfg.test_limit]
+    perm = torch.randperm(len(idx), generator=generator("hop-test-order", seed, task)).to(idx.device)
+    batches = list(idx[perm].split(cfg.test_batch))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
+
+
+def accuracy(stream: TaskStream, weights, masks, task: int, batches) -> float:
+    with torch.no_grad():
+        correct = total = 0
+        for rows in batches:
+            x, y = stream.inputs("test", rows, torch.tensor(task))
+            correct += int((forward(x, weights, [m.float() for m in masks]).argmax(-1) == y).sum())
+            total += len(rows)
+    return 100.0 * correct / total
+
+
+def recover(stream: TaskStream, weights, psi: list[torch.Tensor], mu: list[torch.Tensor], task: int,
+            batches, cfg: HopConfig, stored: list[torch.Tensor] | None = None):
+    """Hopfield recovery (appendix B.2): from z = μ, one SGD step per test batch t = 1..T on
+    J(z, t) = (1 − t/T)·H(p) + γ·(t/T)·Σ_layers E_Ψ(z), with z = 2·1[score ≥ 0] − 1 (straight-through).
+
+    Returns the recovered bool masks and, when the stored masks (k, d) per layer are given, the Hamming
+    distance (summed over layers) from the current mask to each stored mask before every step and after the
+    last: a (T + 1, k) tensor (Fig. 7)."""
+    scores = [m.clone().requires_grad_() for m in mu]
+    opt = torch.optim.SGD(scores, lr=cfg.recovery_lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    T = len(batches)
+    dist = []
+
+    def distances():
+        return sum(((s >= 0)[None] != st).sum(-1) for s, st in zip(scores, stored)).cpu()
+
+    for t, rows in enumerate(batches, start=1):
+        if stored is not None:
+            dist.append(distances())
+        x, _ = stream.inputs("test", rows, torch.tensor(task))
+        masks = [threshold_mask(s) for s in scores]
+        h = entropy(forward(x, weights, masks)).mean()
+        e = sum(energy(p, 2 * m - 1) for p, m in zip(psi, masks))
+        loss = (1 - t / T) * h + cfg.gamma * (t / T) * e
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    if stored is not None:
+        dist.append(distances())
+    return [(s >= 0).detach() for s in scores], (torch.stack(dist) if dist else None)
+
+
+def run(exp: HopExperiment, ckpt: Checkpoint, device) -> dict:
+    """Train the n_tasks masks in sequence, storing each in Ψ and μ; then recover every task's mask from
+    (Ψ, μ) alone and evaluate it against the correct (stored) mask. Trained masks are checkpointed."""
+    cfg = exp.hop
+    stream = task_stream("split", exp.n_tasks, load_dataset(exp.dataset, exp.seed), device=device)
+    weights = signed_constant(bn_net(cfg.hidden), exp.seed, device)
+    masks = []
+    for t in range(exp.n_tasks):
+        name = f"mask_{t}.safetensors"
+        if not ckpt.has(name):
+            m = train_mask(stream, weights, t, cfg, exp.seed)
+            ckpt.save_tensors(name, {f"layer{l}": v.to(torch.uint8) for l, v in enumerate(m)})
+        masks.append([v.bool() for v in ckpt.load_tensors(name, device).values()])
+    stored = [torch.stack([m[l] for m in masks]) for l in range(len(weights) - 1)]  # per layer (k, d)
+    psi = [torch.zeros(cfg.hidden, cfg.hidden, device=device) for _ in stored]
+    for l, st in enumerate(stored):
+        for z in 2.0 * st.float() - 1:
+            psi[l] = store(psi[l], z, cfg.rule)
+    mu = [(2.0 * st.float() - 1).mean(0) for st in stored]  # the running mean of eq. 6, after k tasks
+
+    rows, curves = [], []
+    for t in bar(range(exp.n_tasks), desc="recover"):
+        batches = test_batches(stream, t, cfg, exp.seed)
+        rec, dist = recover(stream, weights, psi, mu, t, batches, cfg, stored)
+        final = dist[-1]
+        nearest = dist.argmin(1)
+        wrong = (nearest != t).nonzero()
+        rows.append({
+            "task": t, "seed": exp.seed, "steps": len(batches),
+            "accuracy_recovered": accuracy(stream, weights, rec, t, batches),
+            "accuracy_correct": accuracy(stream, weights, masks[t], t, batches),
+            "recovered_task": int(final.argmin()), "hamming_to_correct": int(final[t]),
+            "exact": bool(final[t] == 0),
+            # first step from which the correct mask stays the nearest stored mask (None: never)
+            "steps_to_nearest": (int(wrong[-1]) + 1 if len(wrong) else 0) if nearest[-1] == t else None,
+        })
+        curves += [{"task": t, "step": s, "stored": i, "hamming": int(dist[s, i])}
+                   for s in range(dist.shape[0]) for i in range(dist.shape[1])]
+    density = [float(st.float().mean()) for st in stored]
+    return {"rows": rows, "curves": curves, "mask_density_per_layer": density,
+            "hopfield_bytes": sum(p.numel() for p in psi) * 4 + sum(m.numel() for m in mu) * 4,
+            "explicit_mask_bits": exp.n_tasks * sum(st.shape[1] for st in stored)}
