@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .hopfield import HopConfig, HopExperiment
-from .paper import HOPSUPSUP, TASKS_250
+from .paper import HOPSUPSUP, TASKS_250, TASKS_2500
 from .runs import Experiment, check_profile
 from .train import TrainConfig
 
@@ -33,6 +33,22 @@ def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
         out += [replace(base, out_size=s) for s in sizes]
         out += [replace(base, method=m, out_size=BOUND_OUT) for m in ("upper_bound", "lower_bound")]
     return out
+
+
+def supsup_fig4(profile: str, seed: int = 0) -> list[Experiment]:
+    """SupSup Fig. 4 / Table 5: LeNet 300-100, s = 500, PermutedMNIST — GNu one-shot (H and G, first image),
+    NNs (H; no task identity at all) and the Upper Bound, after 500 … 2500 tasks."""
+    check_profile(profile)
+    if profile == "paper":
+        common = dict(n_tasks=2500, checkpoints=TASKS_2500, parallel=250)
+    elif profile == "quick":  # the full per-task protocol, 20 tasks
+        common = dict(n_tasks=20, checkpoints=(5, 10, 15, 20), parallel=10)
+    else:
+        common = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+                      dataset="auto")
+    base = replace(Experiment(arch="lenet", out_size=500, decide=("first",), seed=seed), **common)
+    return [base, replace(base, method="nns", objectives=("H",)),
+            replace(base, method="upper_bound", out_size=BOUND_OUT)]
 
 
 def hopsupsup(profile: str) -> list[HopExperiment]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import baselines, hopfield, supsup
+from . import baselines, hopfield, nns, supsup
 from .backbones import mlp
 from .data import load_dataset, task_stream
 from .paths import cache_dir, results_dir
@@ -35,7 +35,7 @@ def _on_stream(method):
 
 
 METHODS = {"supsup": _on_stream(supsup.run), "upper_bound": _on_stream(baselines.upper_bound),
-           "lower_bound": _on_stream(baselines.lower_bound), "hopsupsup": hopfield.run}
+           "lower_bound": _on_stream(baselines.lower_bound), "nns": _on_stream(nns.run), "hopsupsup": hopfield.run}
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -43,7 +43,7 @@ PROFILES = ("smoke", "quick", "paper")
 class Experiment:
     """One run on one task stream. Defaults are the SupSup paper's PermutedMNIST protocol (Fig. 3)."""
 
-    method: str = "supsup"  # supsup | upper_bound | lower_bound
+    method: str = "supsup"  # supsup | nns | upper_bound | lower_bound
     arch: str = "lenet"
     out_size: int = 100
     stream: str = "permuted"

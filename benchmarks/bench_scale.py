@@ -1,0 +1,81 @@
+"""SupSup at scale (issue: Fig. 4 setting, LeNet 300-100 with s = 500): (a) mask-training throughput, tasks per
+minute at the paper protocol (1000 steps), one task at a time vs B tasks batched; (b) one-shot inference time per
+test batch of 128 (first-image decisions, all of a task's batches at once) and memory vs the number of masks k;
+(c) bytes per stored mask. Writes benchmarks/results/scale_<device>.json.
+
+    .venv/bin/python benchmarks/bench_scale.py [--device cpu|cuda] [--ks 10 100 1000 2500] [--batched 8]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from maskcl.backbones import mlp, signed_constant
+from maskcl.data import load_dataset, task_stream
+from maskcl.infer import decision_groups, one_shot
+from maskcl.masks import mask_bytes
+from maskcl.runs import provenance, resolve_device
+from maskcl.train import TrainConfig, train_masks
+
+from bench_supsup import sync, timed  # noqa: E402  (run from the benchmarks folder or with it on sys.path)
+
+
+def training(stream, net, w, batched: int, steps: int, device) -> dict:
+    cfg = TrainConfig(steps=steps)
+    train_masks(stream, net, w, [0], TrainConfig(steps=5), 0)  # warm-up
+    seq = timed(lambda: [train_masks(stream, net, w, [t], cfg, 0) for t in range(batched)], device, warmup=False)
+    bat = timed(lambda: train_masks(stream, net, w, list(range(batched)), cfg, 0), device, warmup=False)
+    per_task = lambda s: s / batched * 1000 / steps  # noqa: E731 — seconds per task at 1000 steps
+    return {"tasks": batched, "steps_measured": steps,
+            "tasks_per_min_sequential": round(60 / per_task(seq), 2), "tasks_per_min_batched": round(60 / per_task(bat), 2),
+            "batched_speedup": round(seq / bat, 2)}
+
+
+def inference(stream, net, w, k: int, device) -> dict:
+    g = torch.Generator().manual_seed(k)
+    masks = [(torch.rand(k, o, i, generator=g) < 0.5).to(device) for o, i in net.shapes]
+    x, _ = stream.task_data(0, "test")
+    groups = decision_groups(x, 128, "first")[0]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+    t = timed(lambda: one_shot(w, masks, groups), device, repeat=3)
+    out = {"k": k, "ms_per_test_batch": round(1000 * t / len(groups), 3),
+           "masks_bool_MB": round(sum(m.numel() for m in masks) / 2 ** 20, 1),
+           "masks_packed_MB": round(k * mask_bytes(net) / 2 ** 20, 1)}
+    if device.type == "cuda":
+        out["peak_extra_GPU_MB"] = round((torch.cuda.max_memory_allocated(device) - base) / 2 ** 20, 1)
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--ks", type=int, nargs="+", default=[10, 100, 1000, 2500])
+    ap.add_argument("--batched", type=int, default=8)
+    ap.add_argument("--steps", type=int, default=200, help="steps timed per task (scaled to 1000)")
+    args = ap.parse_args()
+    device = resolve_device(args.device)
+    stream = task_stream("permuted", max(args.batched, 1), load_dataset("auto"), device=device)
+    net = mlp("lenet", 500)
+    w = signed_constant(net, 0, device)
+    start = time.perf_counter()
+    result = {"arch": "lenet", "out_size": 500,
+              "training": training(stream, net, w, args.batched, args.steps, device),
+              "inference": [inference(stream, net, w, k, device) for k in args.ks],
+              "bytes_per_mask": {"packed": mask_bytes(net), "bool": mask_bytes(net, packed=False),
+                                 "fp32_scores": 4 * net.n_weights, "weights": net.n_weights},
+              "dataset": "mnist" if stream.x["train"].shape[0] == 60000 else "synthetic"}
+    sync(device)
+    result["provenance"] = provenance("benchmark", device, time.perf_counter() - start)
+    out = Path(__file__).parent / "results" / f"scale_{device.type}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+import torch
+
+from maskcl import nns, runs
+from maskcl.backbones import MLP, signed_constant
+from maskcl.store import Checkpoint, read_json
+from maskcl.train import TrainConfig
+
+from .helpers import synthetic_stream
+
+NET = MLP((784, 128, 64, 50))
+
+
+def experiment(n_tasks, checkpoints):
+    return runs.Experiment(method="nns", n_tasks=n_tasks, checkpoints=checkpoints, train=TrainConfig(steps=300),
+                           dataset="synthetic")
+
+
+def test_identical_candidates_are_uncertain_and_the_budget_caps_allocation():
+    w = signed_constant(NET, 0)
+    same = [torch.ones(6, o, i, dtype=torch.bool) for o, i in NET.shapes]
+    x = torch.rand(16, 784)
+    j, new, conf = nns.decide(w, same, 3, x)
+    assert new and j == 3 and abs(conf - 1.0) < 1e-4  # uniform ν: K · max ν = 1 < 1 + ε
+    j, new, _ = nns.decide(w, same, 3, x, nns.NNsConfig(budget=3))
+    assert not new and 0 <= j < 3
+
+
+def test_nns_allocates_one_mask_per_new_task_without_task_labels(tmp_path):
+    stream = synthetic_stream("permuted", 4, n_train=2000)
+    out = nns.run(experiment(4, (4,)), Checkpoint(tmp_path), stream, NET, torch.device("cpu"))
+    used = {t: {d[0] for d in out["decisions"][str(t)]} for t in range(4)}
+    for t in range(1, 4):
+        assert out["decisions"][str(t)][0][1] == 1  # unseen data: the first decision allocates
+    assert all(used[a].isdisjoint(used[b]) for a in range(4) for b in range(a + 1, 4))  # no task reuses another's mask
+    assert out["rows"][0]["masks_allocated"] <= 8
+    assert out["rows"][0]["accuracy"] > 90
+
+
+def test_nns_resumes_exactly(tmp_path):
+    stream = synthetic_stream("permuted", 3, n_train=2000)
+    cpu = torch.device("cpu")
+    nns.run(experiment(2, (2,)), Checkpoint(tmp_path / "a"), stream, NET, cpu)  # "killed" after 2 tasks
+    resumed = nns.run(experiment(3, (3,)), Checkpoint(tmp_path / "a"), stream, NET, cpu)
+    fresh = nns.run(experiment(3, (3,)), Checkpoint(tmp_path / "b"), stream, NET, cpu)
+    assert resumed["decisions"] == fresh["decisions"]
+    assert resumed["rows"][-1] == fresh["rows"][-1]
+    a, b = Checkpoint(tmp_path / "a"), Checkpoint(tmp_path / "b")
+    for j in range(read_json(tmp_path / "b" / "nns.json")["k"]):
+        ta, tb = a.load_tensors(f"mask_{j:05d}.safetensors"), b.load_tensors(f"mask_{j:05d}.safetensors")
+        assert all(torch.equal(ta[n], tb[n]) for n in tb)
