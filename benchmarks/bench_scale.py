@@ -8,9 +8,7 @@ test batch of 128 (first-image decisions, all of a task's batches at once) and m
 from __future__ import annotations
 
 import argparse
-import json
 import time
-from pathlib import Path
 
 import torch
 
@@ -18,10 +16,10 @@ from maskcl.backbones import mlp, signed_constant
 from maskcl.data import load_dataset, task_stream
 from maskcl.infer import decision_groups, one_shot
 from maskcl.masks import mask_bytes
-from maskcl.runs import provenance, resolve_device
+from maskcl.runs import resolve_device
 from maskcl.train import TrainConfig, train_masks
 
-from bench_supsup import sync, timed  # noqa: E402  (run from the benchmarks folder or with it on sys.path)
+from bench_supsup import save, timed  # noqa: E402  (run from the benchmarks folder or with it on sys.path)
 
 
 def training(stream, net, w, batched: int, steps: int, device) -> dict:
@@ -70,11 +68,7 @@ def main():
               "bytes_per_mask": {"packed": mask_bytes(net), "bool": mask_bytes(net, packed=False),
                                  "fp32_scores": 4 * net.n_weights, "weights": net.n_weights},
               "dataset": "mnist" if stream.x["train"].shape[0] == 60000 else "synthetic"}
-    sync(device)
-    result["provenance"] = provenance("benchmark", device, time.perf_counter() - start)
-    out = Path(__file__).parent / "results" / f"scale_{device.type}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    save(result, "scale", device, start)
 
 
 if __name__ == "__main__":

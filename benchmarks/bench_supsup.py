@@ -36,6 +36,15 @@ def timed(fn, device, repeat=1, warmup=True):
     return (time.perf_counter() - start) / repeat
 
 
+def save(result: dict, name: str, device, start: float) -> None:
+    """Add provenance (device, versions, date, wall time since `start`) and write results/<name>_<device>.json."""
+    sync(device)
+    result["provenance"] = provenance("benchmark", device, time.perf_counter() - start)
+    out = Path(__file__).parent / "results" / f"{name}_{device.type}.json"
+    out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
 def bench_training(stream, arch, out_size, tasks, steps, device):
     net = mlp(arch, out_size)
     w = signed_constant(net, 0, device)
@@ -84,10 +93,7 @@ def main():
                       bench_inference(stream, "fc", 500, min(args.k, 100), device)],
         "dataset": "mnist" if stream.x["train"].shape[0] == 60000 else "synthetic",
     }
-    result["provenance"] = provenance("benchmark", device, time.perf_counter() - start)
-    out = Path(__file__).parent / "results" / f"supsup_{device.type}.json"
-    out.write_text(json.dumps(result, indent=1) + "\n")
-    print(json.dumps(result, indent=1))
+    save(result, "supsup", device, start)
 
 
 if __name__ == "__main__":
