@@ -80,6 +80,20 @@ def store(psi: torch.Tensor, z: torch.Tensor, rule: str = "storkey") -> torch.Te
     return psi + (torch.outer(z, z) - torch.outer(z, h) - torch.outer(h, z) - torch.eye(d, device=z.device)) / d
 
 
+def memorise(stored: list[torch.Tensor], rule: str = "storkey") -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Ψ and μ per layer after storing the bool masks stored[l] (k, d) one task at a time (eq. 6); μ is the
+    running mean of the z's after k tasks."""
+    psi, mu = [], []
+    for st in stored:
+        z = 2.0 * st.float() - 1
+        p = torch.zeros(z.shape[1], z.shape[1], device=z.device)
+        for zk in z:
+            p = store(p, zk, rule)
+        psi.append(p)
+        mu.append(z.mean(0))
+    return psi, mu
+
+
 def energy(psi: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
     """E_Ψ(z) = −½ zᵀΨz: stored patterns are its minima (the paper writes the sum without the sign)."""
     return -0.5 * z @ psi @ z
@@ -201,11 +215,7 @@ def run(exp: HopExperiment, ckpt: Checkpoint, device) -> dict:
             ckpt.save_tensors(name, {f"layer{l}": v.to(torch.uint8) for l, v in enumerate(m)})
         masks.append([v.bool() for v in ckpt.load_tensors(name, device).values()])
     stored = [torch.stack([m[l] for m in masks]) for l in range(len(weights) - 1)]  # per layer (k, d)
-    psi = [torch.zeros(cfg.hidden, cfg.hidden, device=device) for _ in stored]
-    for l, st in enumerate(stored):
-        for z in 2.0 * st.float() - 1:
-            psi[l] = store(psi[l], z, cfg.rule)
-    mu = [(2.0 * st.float() - 1).mean(0) for st in stored]  # the running mean of eq. 6, after k tasks
+    psi, mu = memorise(stored, cfg.rule)
 
     rows, curves = [], []
     for t in bar(range(exp.n_tasks), desc="recover"):

@@ -62,11 +62,7 @@ def test_recovery_finds_the_right_mask_on_a_tiny_task(tmp_path):
     weights = signed_constant(hopfield.bn_net(256), 0)
     masks = [hopfield.train_mask(stream, weights, t, cfg, seed=0) for t in range(5)]
     stored = [torch.stack([m[l] for m in masks]) for l in range(2)]
-    psi = [torch.zeros(256, 256), torch.zeros(256, 256)]
-    for l in range(2):
-        for z in 2.0 * stored[l].float() - 1:
-            psi[l] = hopfield.store(psi[l], z)
-    mu = [(2.0 * s.float() - 1).mean(0) for s in stored]
+    psi, mu = hopfield.memorise(stored)
     exact = 0
     for t in range(5):
         batches = hopfield.test_batches(stream, t, cfg, seed=0)
