@@ -45,8 +45,9 @@ def mask_fn(kind: str, density: float | None = None):
     raise ValueError(f"unknown mask kind {kind!r}; choose 'threshold' or 'topk'")
 
 
-def init_scores(net: MLP, seed: int, task: int) -> list[torch.Tensor]:
-    """Scores ~ U(±1/√fan_in): PyTorch's Kaiming-uniform (a=√5), as in the SupSup code; one draw per task."""
+def init_scores(net: MLP, seed: int, task: object) -> list[torch.Tensor]:
+    """Scores ~ U(±1/√fan_in): PyTorch's Kaiming-uniform (a=√5), as in the SupSup code; one draw per task
+    (or per any key naming a mask)."""
     out = []
     for layer, (o, i) in enumerate(net.shapes):
         bound = 1.0 / math.sqrt(i)

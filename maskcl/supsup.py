@@ -18,20 +18,23 @@ from .store import Checkpoint
 from .train import train_masks
 
 
-def trained_masks(stream: TaskStream, net: MLP, weights, exp, ckpt: Checkpoint) -> list[torch.Tensor]:
-    """All n_tasks masks (per layer bool (k, out, in)), trained `exp.parallel` tasks at a time; every trained
-    chunk is checkpointed bit-packed, so an interrupted run resumes at the first missing chunk."""
+def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, ckpt: Checkpoint,
+                 parallel: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
+    """Masks for `tasks` (per layer bool (n, out, in)), trained `parallel` at a time (see train_masks for
+    `keys`); every trained chunk is checkpointed bit-packed, so an interrupted run resumes at the first
+    missing chunk."""
     device = weights[0].device
-    done = ckpt.load_json("masks.json", {"chunks": []})
-    for t0 in bar(range(0, exp.n_tasks, exp.parallel), desc="tasks"):
-        tasks = list(range(t0, min(t0 + exp.parallel, exp.n_tasks)))
-        name = f"masks_{tasks[0]:05d}_{tasks[-1]:05d}.safetensors"
-        if name in done["chunks"]:
+    tasks, keys = list(tasks), list(keys or tasks)
+    done = ckpt.load_json(f"{name}.json", {"chunks": []})
+    for i0 in bar(range(0, len(tasks), parallel), desc=name):
+        i1 = min(i0 + parallel, len(tasks))
+        chunk = f"{name}_{i0:05d}_{i1 - 1:05d}.safetensors"
+        if chunk in done["chunks"]:
             continue
-        masks = train_masks(stream, net, weights, tasks, exp.train, exp.seed)
-        ckpt.save_tensors(name, {f"layer{l}": pack_bits(m.flatten(1)) for l, m in enumerate(masks)})
-        done["chunks"].append(name)
-        ckpt.save_json("masks.json", done)
+        masks = train_masks(stream, net, weights, tasks[i0:i1], cfg, seed, keys[i0:i1])
+        ckpt.save_tensors(chunk, {f"layer{l}": pack_bits(m.flatten(1)) for l, m in enumerate(masks)})
+        done["chunks"].append(chunk)
+        ckpt.save_json(f"{name}.json", done)
     per_chunk = [ckpt.load_tensors(n, device) for n in done["chunks"]]
     return [torch.cat([unpack_bits(c[f"layer{l}"], o * i).view(-1, o, i) for c in per_chunk])
             for l, (o, i) in enumerate(net.shapes)]
@@ -71,7 +74,7 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
 
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     weights = signed_constant(net, exp.seed, device)
-    masks = trained_masks(stream, net, weights, exp, ckpt)
+    masks = cached_masks(stream, net, weights, range(exp.n_tasks), exp.train, exp.seed, ckpt, exp.parallel)
     per_task = evaluate(stream, weights, masks, exp, ckpt)
     rows = [{"method": "SupSup (GG)", "tasks": k, "accuracy": sum(per_task["GG"][:k]) / k}
             for k in exp.checkpoints]

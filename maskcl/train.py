@@ -31,24 +31,31 @@ class TrainConfig:
     density: float | None = None  # topk only
 
 
-def task_batches(stream: TaskStream, tasks: Sequence[int], cfg: TrainConfig, seed: int) -> torch.Tensor:
-    """(B, steps, batch) base-row indices: each task's own shuffled epochs over its own examples."""
+def task_batches(stream: TaskStream, tasks: Sequence[int], cfg: TrainConfig, seed: int,
+                 keys: Sequence | None = None) -> torch.Tensor:
+    """(B, steps, batch) base-row indices: each task's own shuffled epochs over its own examples, in the order
+    drawn from (seed, key); the key defaults to the task (two runs on one task differ only by their keys)."""
     rows = []
-    for t in tasks:
+    for t, key in zip(tasks, keys or tasks):
         idx = stream.indices(t, "train")
-        rows.append(idx[batch_order(len(idx), cfg.steps, cfg.batch, seed, t).to(idx.device)])
+        rows.append(idx[batch_order(len(idx), cfg.steps, cfg.batch, seed, key).to(idx.device)])
     return torch.stack(rows)
 
 
 def fit(params: list[torch.Tensor], step_loss: Callable[[int], torch.Tensor], cfg: TrainConfig,
-        desc: str = "train") -> None:
-    """cfg.steps of RMSprop on `params`, minimising step_loss(step)."""
+        desc: str = "train", snapshot_at: Sequence[int] = ()) -> list[list[torch.Tensor]]:
+    """cfg.steps of RMSprop on `params`, minimising step_loss(step); returns copies of the params after each
+    step count in `snapshot_at` (one optimiser throughout, so a snapshot equals a shorter run)."""
     opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.99, eps=1e-8)
+    snapshots = []
     for step in bar(range(cfg.steps), desc=desc):
         loss = step_loss(step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if step + 1 in snapshot_at:
+            snapshots.append([p.detach().clone() for p in params])
+    return snapshots
 
 
 def batched_loss(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
@@ -66,18 +73,20 @@ def batched_loss(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
 
 
 def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks: Sequence[int],
-                cfg: TrainConfig, seed: int) -> list[torch.Tensor]:
+                cfg: TrainConfig, seed: int, keys: Sequence | None = None) -> list[torch.Tensor]:
     """Supermasks for `tasks`, trained together; returns per layer a bool tensor (B, out, in).
 
-    Task t's scores start from init_scores(net, seed, t) and see batches in order batch_order(seed, t), so a
-    task's mask does not depend on which other tasks share its batch.
+    Mask b's scores start from init_scores(net, seed, key_b) and see batches in order batch_order(seed, key_b),
+    key_b = keys[b] or tasks[b], so a mask does not depend on which other masks share its batch. Distinct keys
+    on one task give distinct masks of that task (ImpressLearn's homogeneous impressions).
     """
     device = weights[0].device
     fn = mask_fn(cfg.mask, cfg.density)
-    per_task = [init_scores(net, seed, t) for t in tasks]
+    keys = list(keys or tasks)
+    per_task = [init_scores(net, seed, k) for k in keys]
     scores = [torch.stack([s[layer] for s in per_task]).to(device).requires_grad_()
               for layer in range(len(weights))]
-    order = task_batches(stream, tasks, cfg, seed)
+    order = task_batches(stream, tasks, cfg, seed, keys)
     fit(scores, batched_loss(stream, order, tasks, lambda: [w * fn(s) for w, s in zip(weights, scores)]),
         cfg, desc=f"masks {tasks[0]}..{tasks[-1]}")
     with torch.no_grad():
