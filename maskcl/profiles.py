@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from .hopfield import HopConfig, HopExperiment
-from .paper import HOPSUPSUP, TASKS_250, TASKS_2500
+from .impress import AlphaConfig, ImpressExperiment, ImpressGNExperiment
+from .paper import HOPSUPSUP, IMPRESS_DENSITIES, IMPRESS_SEEDS, TASKS_250, TASKS_2500
 from .runs import Experiment, check_profile
 from .train import TrainConfig
 
@@ -35,6 +36,26 @@ def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
     return out
 
 
+def supsup_fig6(profile: str, seed: int = 0) -> list[Experiment]:
+    """SupSup Fig. 6 / Table 8: output size s ∈ {25, 100, 200} × objective {H, G}, GNu one-shot from the first
+    image, LeNet 300-100 and FC 1024-1024 on PermutedMNIST; the bounds are Fig. 3's runs."""
+    check_profile(profile)
+    if profile == "paper":
+        lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
+    elif profile == "quick":
+        # LeNet: the full protocol for 10 tasks, every s. FC: the full protocol for 5 tasks, s = 25 only — the
+        # H/G split needs well-trained masks (at 200 steps H and G agree), and FC costs ≈ 19 s per mask here.
+        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), parallel=10)
+        fc = dict(n_tasks=5, checkpoints=(2, 5), parallel=5)
+    else:
+        lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+                          dataset="auto")
+    fc_sizes = (25,) if profile == "quick" else (25, 100, 200)
+    out = [replace(Experiment(arch=arch, out_size=s, decide=("first",), seed=seed), **common)
+           for arch, common, sizes in (("lenet", lenet, (25, 100, 200)), ("fc", fc, fc_sizes)) for s in sizes]
+    return out + [e for e in supsup_fig3(profile, seed) if e.method != "supsup"]
+
+
 def supsup_fig4(profile: str, seed: int = 0) -> list[Experiment]:
     """SupSup Fig. 4 / Table 5: LeNet 300-100, s = 500, PermutedMNIST — GNu one-shot (H and G, first image),
     NNs (H; no task identity at all) and the Upper Bound, after 500 … 2500 tasks."""
@@ -58,3 +79,33 @@ def hopsupsup(profile: str) -> list[HopExperiment]:
         return [HopExperiment(seed=s, dataset="auto", hop=HopConfig(hidden=64, max_steps=10, test_limit=256))
                 for s in range(2)]
     return [HopExperiment(seed=s) for s in range(HOPSUPSUP["seeds"] if profile == "paper" else 10)]
+
+
+def impresslearn(profile: str) -> list[ImpressExperiment]:
+    """ImpressLearn Fig. 2, 3, 6, 7, 8: one run per (stream, density, seed). Paper: 7 densities × 3 seeds,
+    heterogeneous bases up to 25 (RotatedMNIST) / 100 (PermutedMNIST), homogeneous and random up to 240."""
+    check_profile(profile)
+    large = (10, 25, 50, 100, 150, 200, 240)
+    if profile == "paper":
+        return [ImpressExperiment(stream=st, density=d, seed=s, heterogeneous=het, homogeneous=large, random=large,
+                                  parallel=50)
+                for st, het in (("rotated", (5, 10, 25)), ("permuted", (5, 10, 25, 50, 100)))
+                for d in IMPRESS_DENSITIES for s in IMPRESS_SEEDS]
+    if profile == "quick":  # one density and seed, small bases, 300 steps, basis-GN on 10 tasks, 2000 test images
+        common = dict(density=0.10, heterogeneous=(5, 10, 25), homogeneous=(10, 25, 50), random=(10, 25, 50),
+                      basis_gn=10, mask_steps=300, alpha=AlphaConfig(steps=300), test_limit=2000, parallel=35)
+    else:
+        common = dict(density=0.10, heterogeneous=(2, 3), homogeneous=(2, 4), random=(2, 4), n_new=2, basis_gn=2,
+                      n_incorrect=2, mask_steps=20, alpha=AlphaConfig(steps=20), test_limit=256, dataset="auto")
+    return [ImpressExperiment(stream=st, **common) for st in ("rotated", "permuted")]
+
+
+def impress_gn(profile: str) -> ImpressGNExperiment:
+    """ImpressLearn §4.2: one-shot GN among the real-valued masks of 250 PermutedMNIST tasks (quick: 10 tasks
+    over a basis of 10 at 300 mask steps, 1000 test images; α still trained 3 and 5 epochs)."""
+    check_profile(profile)
+    if profile == "paper":
+        return ImpressGNExperiment(parallel=50)
+    if profile == "quick":
+        return ImpressGNExperiment(n_tasks=10, n_basis=10, mask_steps=300, test_limit=1000, parallel=10)
+    return ImpressGNExperiment(n_tasks=3, n_basis=2, epochs=(1, 2), mask_steps=20, test_limit=256, dataset="auto")

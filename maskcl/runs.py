@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import baselines, hopfield, nns, supsup
+from . import baselines, hopfield, impress, nns, supsup
 from .backbones import mlp
 from .data import load_dataset, task_stream
 from .paths import cache_dir, results_dir
@@ -35,7 +35,9 @@ def _on_stream(method):
 
 
 METHODS = {"supsup": _on_stream(supsup.run), "upper_bound": _on_stream(baselines.upper_bound),
-           "lower_bound": _on_stream(baselines.lower_bound), "nns": _on_stream(nns.run), "hopsupsup": hopfield.run}
+           "lower_bound": _on_stream(baselines.lower_bound), "nns": _on_stream(nns.run), "hopsupsup": hopfield.run,
+           "impresslearn": impress.run, "impress_gn": impress.run_gn}
+_STREAM_METHODS = ("supsup", "upper_bound", "lower_bound", "nns")
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -62,8 +64,9 @@ class Experiment:
     def __post_init__(self):
         if self.method not in METHODS:
             raise ValueError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
-        if self.method == "hopsupsup":
-            raise ValueError("HopSupSup runs are hopfield.HopExperiment, not Experiment")
+        if self.method not in _STREAM_METHODS:
+            raise ValueError(f"{self.method!r} runs have their own config (hopfield.HopExperiment, "
+                             "impress.ImpressExperiment, impress.ImpressGNExperiment), not Experiment")
         if not self.checkpoints or max(self.checkpoints) > self.n_tasks or min(self.checkpoints) < 1:
             raise ValueError(f"checkpoints {self.checkpoints} must lie in 1..n_tasks={self.n_tasks}")
 
@@ -115,7 +118,7 @@ def result_path(exp: Experiment, results: Path | None = None) -> Path:
     return Path(results or results_dir()) / exp.method / f"{config_key(exp.method, exp)}.json"
 
 
-def run(exp: Experiment | hopfield.HopExperiment, profile: str = "custom", device: str = "auto", results: Path | None = None,
+def run(exp, profile: str = "custom", device: str = "auto", results: Path | None = None,
         cache: Path | None = None) -> dict:
     """The result of `exp`: read from the results store when present, else computed (resuming any
     checkpointed progress) and written atomically."""

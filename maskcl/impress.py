@@ -1,0 +1,270 @@
+"""ImpressLearn (ICLR 2022 submission, §3): a new task is a learned linear combination of a fixed basis of
+binary masks ("impressions") over one frozen random backbone.
+
+Eq. 1: task s uses the layer weights W_l ⊙ Σ_t α_{s,t,l} M_{t,l}; only α_s ∈ R^{|M|×d} is learned (one coefficient
+per basis mask and weight layer), starting from α = 1/|M|, with RMSprop on the cross-entropy plus
+λ Σ_l (‖α_l‖₁ − 1)² (eq. 2). Bases: heterogeneous (one edge-popup mask per basis task), homogeneous (many
+masks of the first task that differ only in score initialisation and data order), random (uniform random masks
+of the same density, no training). The backbone is Kaiming-normal (footnote 2), without biases.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import torch
+
+from .backbones import MLP, kaiming_normal, mlp
+from .baselines import accuracy
+from .data import TaskStream, load_dataset, task_stream
+from .infer import batch_correct, decision_groups, one_shot
+from .masks import topk_mask
+from .progress import bar
+from .seeding import generator
+from .store import Checkpoint
+from .supsup import cached_masks
+from .train import TrainConfig, batched_loss, fit, task_batches
+
+KINDS = ("heterogeneous", "homogeneous", "random")
+
+
+@dataclass(frozen=True)
+class AlphaConfig:
+    """Table 3 (LeNet 300-100 on MNIST): RMSprop lr 0.002, batch 128, λ = 0. The paper gives no step count;
+    we use SupSup's 1000 steps per task."""
+
+    steps: int = 1000
+    batch: int = 128
+    lr: float = 0.002
+    lam: float = 0.0
+
+
+def combine(weights: list[torch.Tensor], basis: list[torch.Tensor], alpha: torch.Tensor) -> list[torch.Tensor]:
+    """Eq. 1 for B tasks at once: basis[l] (n, out, in), alpha (B, n, d) → per layer
+    W_l ⊙ Σ_t α_{b,t,l} M_{t,l} as (B, out, in)."""
+    return [w * (alpha[:, :, l] @ m.flatten(1).to(alpha.dtype)).view(-1, *w.shape)
+            for l, (w, m) in enumerate(zip(weights, basis))]
+
+
+def real_masks(basis: list[torch.Tensor], alpha: torch.Tensor) -> list[torch.Tensor]:
+    """The real-valued masks Σ_t α_{b,t,l} M_{t,l} of B tasks, per layer (B, out, in)."""
+    return [(alpha[:, :, l] @ m.flatten(1).to(alpha.dtype)).view(-1, *m.shape[1:]) for l, m in enumerate(basis)]
+
+
+def l1_penalty(alpha: torch.Tensor) -> torch.Tensor:
+    """Eq. 2's regulariser Σ_l (‖α_l‖₁ − 1)² per task: (B, n, d) → (B,)."""
+    return ((alpha.abs().sum(1) - 1.0) ** 2).sum(-1)
+
+
+def fit_alpha(stream: TaskStream, weights: list[torch.Tensor], basis: list[torch.Tensor], tasks: Sequence[int],
+              cfg: AlphaConfig, seed: int, keys: Sequence | None = None,
+              snapshot_at: Sequence[int] = ()) -> torch.Tensor | list[torch.Tensor]:
+    """Eq. 1–2: α (B, |M|, d) for `tasks`, trained together from 1/|M|. The loss is the sum of the per-task
+    losses, so each task's α gets exactly the gradient it would get alone. With `snapshot_at`, returns α after
+    each of those step counts instead."""
+    n, d = basis[0].shape[0], len(weights)
+    flat = [m.flatten(1).float() for m in basis]  # converted once, not every step
+    alpha = torch.full((len(tasks), n, d), 1.0 / n, device=weights[0].device, requires_grad=True)
+    order = task_batches(stream, tasks, cfg, seed, keys)
+    ce = batched_loss(stream, order, tasks, lambda: combine(weights, flat, alpha))
+    loss = ce if cfg.lam == 0 else (lambda step: ce(step) + cfg.lam * l1_penalty(alpha).sum())
+    snaps = fit([alpha], loss, cfg, desc=f"alpha |M|={n}", snapshot_at=snapshot_at)
+    return [s[0] for s in snaps] if snapshot_at else alpha.detach()
+
+
+def random_basis(net: MLP, n: int, density: float, seed: int, device="cpu") -> list[torch.Tensor]:
+    """n untrained masks, uniform at random with exactly edge-popup's ⌈density·n_l⌉ ones per layer (appendix
+    A.4); mask j depends only on (seed, j), so a smaller basis is a prefix of a larger one."""
+    return [torch.stack([topk_mask(torch.rand(o, i, generator=generator("random-basis", seed, j, l)), density).bool()
+                         for j in range(n)]).to(device)
+            for l, (o, i) in enumerate(net.shapes)]
+
+
+def correct_share(alpha: torch.Tensor, index: int) -> float:
+    """How much of α's L1 mass sits on basis mask `index`, averaged over layers (1 = the correct mask alone)."""
+    a = alpha.abs()
+    return float((a[index] / a.sum(0)).mean())
+
+
+@dataclass(frozen=True)
+class ImpressExperiment:
+    """One ImpressLearn study on LeNet 300-100 for one stream, density and seed (= one backbone).
+
+    Tasks 0..H−1 (H = max heterogeneous size) are basis tasks, the next `n_new` are the new tasks. Every basis of
+    size n is the first n masks of its kind. Also measured: each task's own SupSup mask (GG), basis masks used
+    alone on new tasks ("incorrect mask", X), and SupSup's one-shot GN among the heterogeneous basis (Fig. 6).
+    """
+
+    method: str = "impresslearn"
+    stream: str = "permuted"  # permuted | rotated (10° steps, SupSup's protocol)
+    density: float = 0.10  # fraction of weights kept by every basis mask
+    heterogeneous: tuple[int, ...] = (5, 10, 25, 50, 100)
+    homogeneous: tuple[int, ...] = (10, 25, 50, 100, 150, 200, 240)
+    random: tuple[int, ...] = (10, 25, 50, 100, 150, 200, 240)
+    n_new: int = 10
+    basis_gn: int = 25  # basis-GN on the first min(|M|, basis_gn) basis tasks
+    n_incorrect: int = 5  # basis masks tried alone on every new task
+    mask_steps: int = 1000  # edge-popup steps per basis mask (SupSup's protocol)
+    mask_lr: float = 0.002  # Table 3 (read as the learning rate of both steps)
+    alpha: AlphaConfig = AlphaConfig()
+    test_batch: int = 128
+    test_limit: int | None = None
+    dataset: str = "mnist"
+    seed: int = 0
+    parallel: int = field(default=25, metadata={"key": False})
+
+    def __post_init__(self):
+        if self.stream not in ("permuted", "rotated"):
+            raise ValueError(f"ImpressLearn streams are 'permuted' or 'rotated', not {self.stream!r}")
+        if not 0.0 < self.density <= 1.0:
+            raise ValueError(f"density must lie in (0, 1], got {self.density}")
+
+    @property
+    def n_basis_tasks(self) -> int:
+        return max(self.heterogeneous)
+
+    def mask_config(self) -> TrainConfig:
+        return TrainConfig(steps=self.mask_steps, lr=self.mask_lr, mask="topk", density=self.density)
+
+
+def _bases(exp, stream: TaskStream, net: MLP, weights, ckpt: Checkpoint, device) -> tuple[dict, list]:
+    """The three bases (largest size of each kind) and every task's own SupSup mask."""
+    cfg, n_tasks = exp.mask_config(), exp.n_basis_tasks + exp.n_new
+    own = cached_masks(stream, net, weights, range(n_tasks), cfg, exp.seed, ckpt, exp.parallel, "heterogeneous")
+    n_hom = max(exp.homogeneous, default=0)
+    hom = cached_masks(stream, net, weights, [0] * n_hom, cfg, exp.seed, ckpt, exp.parallel, "homogeneous",
+                       keys=[("homogeneous", j) for j in range(n_hom)]) if n_hom else None
+    rnd = random_basis(net, max(exp.random, default=0), exp.density, exp.seed, device) if exp.random else None
+    return {"heterogeneous": [m[:exp.n_basis_tasks] for m in own], "homogeneous": hom, "random": rnd}, own
+
+
+def run(exp: ImpressExperiment, ckpt: Checkpoint, device) -> dict:
+    n_tasks = exp.n_basis_tasks + exp.n_new
+    stream = task_stream(exp.stream, n_tasks, load_dataset(exp.dataset, exp.seed), base_seed=exp.seed, device=device)
+    net = mlp("lenet", 10)
+    weights = kaiming_normal(net, exp.seed, device)
+    bases, own = _bases(exp, stream, net, weights, ckpt, device)
+    new = list(range(exp.n_basis_tasks, n_tasks))
+    test = lambda t: stream.task_data(t, "test", exp.test_limit)  # noqa: E731
+    masked = lambda masks, j: [w * m[j] for w, m in zip(weights, masks)]  # noqa: E731
+
+    rows = [{"kind": "SupSup", "size": None, "role": "new" if t in new else "basis", "task": t,
+             "accuracy": accuracy(masked(own, t), *test(t))} for t in range(n_tasks)]
+    rows += [{"kind": "incorrect", "size": 1, "role": "new", "task": t, "basis_mask": j,
+              "accuracy": accuracy(masked(own, j), *test(t))} for t in new for j in range(exp.n_incorrect)]
+
+    done = ckpt.load_json("alpha.json", {})
+    for kind in KINDS:
+        for n in getattr(exp, kind):
+            label = f"{kind}|{n}"
+            if label not in done:
+                done[label] = _fit_and_score(exp, stream, weights, [m[:n] for m in bases[kind]], kind, n, new, test)
+                ckpt.save_json("alpha.json", done)
+            rows += done[label]
+
+    for n in exp.heterogeneous:  # SupSup GN (one-shot H, full test batch) among the heterogeneous basis
+        basis = [m[:n] for m in own]
+        for t in range(min(n, exp.basis_gn)):
+            x, y = test(t)
+            guess = torch.cat([one_shot(weights, basis, g, "H") for g in decision_groups(x, exp.test_batch, "full")])
+            right = batch_correct(weights, [m[t] for m in own], x, y, exp.test_batch) * (guess == t)
+            rows.append({"kind": "SupSup GN", "size": n, "role": "basis", "task": t,
+                         "accuracy": 100.0 * float(right.sum()) / len(y),
+                         "task_inference": 100.0 * float((guess == t).float().mean())})
+    return {"rows": rows, "mask_density_per_layer": [float(m.float().mean()) for m in own]}
+
+
+def _fit_and_score(exp, stream, weights, basis, kind: str, n: int, new: list[int], test) -> list[dict]:
+    """α for the new tasks and (basis-GN) the basis tasks a basis of this kind and size was made from."""
+    gn = list(range(min(n, exp.basis_gn))) if kind == "heterogeneous" else [0] if kind == "homogeneous" else []
+    tasks = new + gn
+    alphas = torch.cat([fit_alpha(stream, weights, basis, tasks[i:i + exp.parallel], exp.alpha, exp.seed,
+                                  keys=[("alpha", kind, n, t) for t in tasks[i:i + exp.parallel]])
+                        for i in range(0, len(tasks), exp.parallel)])
+    out = []
+    for t, a in zip(tasks, alphas):
+        role = "new" if t in new else "basis"
+        row = {"kind": kind, "size": n, "role": role, "task": t,
+               "accuracy": accuracy([w[0] for w in combine(weights, basis, a[None])], *test(t))}
+        if role == "basis":  # basis task t made mask t (heterogeneous) or every mask (homogeneous: task 0)
+            row["alpha_on_own_mask"] = correct_share(a, t) if kind == "heterogeneous" else None
+        out.append(row)
+    return out
+
+
+@dataclass(frozen=True)
+class ImpressGNExperiment:
+    """GN over real-valued masks (§4.2): α for all `n_tasks` PermutedMNIST tasks over the heterogeneous basis of
+    the first `n_basis` tasks, snapshotted after each of `epochs` epochs; then SupSup's one-shot H picks a task
+    among all n_tasks real-valued masks for every test batch. With `normalise`, also with every real mask scaled to
+    unit norm per layer: ∂H/∂α_i grows with ‖Σ_t α_{i,t} M_t‖, which biases one-shot towards large-norm masks."""
+
+    method: str = "impress_gn"
+    n_tasks: int = 250
+    n_basis: int = 100
+    density: float = 0.10
+    epochs: tuple[int, ...] = (3, 5)
+    mask_steps: int = 1000
+    mask_lr: float = 0.002  # Table 3 (read as the learning rate of both steps)
+    alpha: AlphaConfig = AlphaConfig()
+    decide: tuple[str, ...] = ("first", "full")
+    normalise: tuple[bool, ...] = (False, True)  # also try unit-norm real masks (our diagnostic, not the paper's)
+    test_batch: int = 128
+    test_limit: int | None = None
+    dataset: str = "mnist"
+    seed: int = 0
+    parallel: int = field(default=25, metadata={"key": False})
+
+    def mask_config(self) -> TrainConfig:
+        return TrainConfig(steps=self.mask_steps, lr=self.mask_lr, mask="topk", density=self.density)
+
+
+def run_gn(exp: ImpressGNExperiment, ckpt: Checkpoint, device) -> dict:
+    stream = task_stream("permuted", exp.n_tasks, load_dataset(exp.dataset, exp.seed), base_seed=exp.seed,
+                         device=device)
+    net = mlp("lenet", 10)
+    weights = kaiming_normal(net, exp.seed, device)
+    basis = cached_masks(stream, net, weights, range(exp.n_basis), exp.mask_config(), exp.seed, ckpt,
+                         exp.parallel, "heterogeneous")
+    per_epoch = math.ceil(len(stream.indices(0, "train")) / exp.alpha.batch)
+    at = [e * per_epoch for e in exp.epochs]
+    cfg = AlphaConfig(steps=max(at), batch=exp.alpha.batch, lr=exp.alpha.lr, lam=exp.alpha.lam)
+    snaps = [[] for _ in at]
+    for i in bar(range(0, exp.n_tasks, exp.parallel), desc="alpha, all tasks"):
+        tasks = list(range(i, min(i + exp.parallel, exp.n_tasks)))
+        name = f"alpha_{tasks[0]:05d}.safetensors"
+        if not ckpt.has(name):
+            got = fit_alpha(stream, weights, basis, tasks, cfg, exp.seed, keys=[("gn", t) for t in tasks],
+                            snapshot_at=at)
+            ckpt.save_tensors(name, {f"epoch{e}": a for e, a in zip(exp.epochs, got)})
+        saved = ckpt.load_tensors(name, device)
+        for j, e in enumerate(exp.epochs):
+            snaps[j].append(saved[f"epoch{e}"])
+    rows = []
+    for e, parts in zip(exp.epochs, snaps):
+        raw = real_masks(basis, torch.cat(parts))
+        for norm in exp.normalise:
+            masks = [r / r.flatten(1).norm(dim=1).view(-1, 1, 1) for r in raw] if norm else raw
+            for decide in exp.decide:
+                rows.append({"epochs": e, "normalised": norm, "decide": decide, "tasks": exp.n_tasks,
+                             **_gn_scores(exp, stream, weights, masks)[decide]})
+    return {"rows": rows}
+
+
+def _gn_scores(exp, stream, weights, masks) -> dict:
+    """Per decision rule: % of test batches whose task one-shot H picks correctly, accuracy with the picked mask
+    (GN) and with the task's own mask (GG), averaged over tasks."""
+    out = {}
+    for decide in exp.decide:
+        hit, acc, gg = [], [], []
+        for t in range(exp.n_tasks):
+            x, y = stream.task_data(t, "test", exp.test_limit)
+            guess = torch.cat([one_shot(weights, masks, g, "H") for g in decision_groups(x, exp.test_batch, decide)])
+            correct = batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch)
+            hit.append(100.0 * float((guess == t).float().mean()))
+            acc.append(100.0 * float((correct * (guess == t)).sum()) / len(y))
+            gg.append(100.0 * float(correct.sum()) / len(y))
+        out[decide] = {"task_inference": sum(hit) / len(hit), "accuracy GN": sum(acc) / len(acc),
+                       "accuracy GG": sum(gg) / len(gg)}
+    return out
