@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from . import baselines, hopfield, impress, nns, supsup
+from . import baselines, batche, hopfield, impress, nns, psp, supsup
 from .backbones import mlp
 from .data import load_dataset, task_stream
 from .paths import cache_dir, results_dir
@@ -35,9 +35,10 @@ def _on_stream(method):
 
 
 METHODS = {"supsup": _on_stream(supsup.run), "upper_bound": _on_stream(baselines.upper_bound),
-           "lower_bound": _on_stream(baselines.lower_bound), "nns": _on_stream(nns.run), "hopsupsup": hopfield.run,
+           "lower_bound": _on_stream(baselines.lower_bound), "nns": _on_stream(nns.run), "psp": _on_stream(psp.run),
+           "batche": _on_stream(batche.run), "hopsupsup": hopfield.run,
            "impresslearn": impress.run, "impress_gn": impress.run_gn}
-_STREAM_METHODS = ("supsup", "upper_bound", "lower_bound", "nns")
+_STREAM_METHODS = ("supsup", "upper_bound", "lower_bound", "nns", "psp", "batche")
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -45,7 +46,7 @@ PROFILES = ("smoke", "quick", "paper")
 class Experiment:
     """One run on one task stream. Defaults are the SupSup paper's PermutedMNIST protocol (Fig. 3)."""
 
-    method: str = "supsup"  # supsup | nns | upper_bound | lower_bound
+    method: str = "supsup"  # supsup | nns | upper_bound | lower_bound | psp | batche
     arch: str = "lenet"
     out_size: int = 100
     stream: str = "permuted"

@@ -43,10 +43,17 @@ def task_batches(stream: TaskStream, tasks: Sequence[int], cfg: TrainConfig, see
 
 
 def fit(params: list[torch.Tensor], step_loss: Callable[[int], torch.Tensor], cfg: TrainConfig,
-        desc: str = "train", snapshot_at: Sequence[int] = ()) -> list[list[torch.Tensor]]:
-    """cfg.steps of RMSprop on `params`, minimising step_loss(step); returns copies of the params after each
-    step count in `snapshot_at` (one optimiser throughout, so a snapshot equals a shorter run)."""
-    opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.99, eps=1e-8)
+        desc: str = "train", snapshot_at: Sequence[int] = (), momentum: float = 0.0,
+        optimizer: str = "rmsprop") -> list[list[torch.Tensor]]:
+    """cfg.steps of RMSprop (or Adam) on `params`, minimising step_loss(step); returns copies of the params
+    after each step count in `snapshot_at` (one optimiser throughout, so a snapshot equals a shorter run).
+    Both optimisers are element-wise, so stacked tasks are independent optimisers."""
+    if optimizer == "adam":
+        opt = torch.optim.Adam(params, lr=cfg.lr)
+    elif optimizer == "rmsprop":
+        opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.99, eps=1e-8, momentum=momentum)
+    else:
+        raise ValueError(f"unknown optimizer {optimizer!r}; choose 'rmsprop' or 'adam'")
     snapshots = []
     for step in bar(range(cfg.steps), desc=desc):
         loss = step_loss(step)

@@ -71,13 +71,17 @@ def test_profiles_paper_is_the_paper_protocol():
     assert {(e.method, e.arch, e.out_size) for e in exps} == {
         ("supsup", "lenet", 100), ("supsup", "fc", 200), ("supsup", "fc", 500),
         ("upper_bound", "lenet", 10), ("lower_bound", "lenet", 10),
-        ("upper_bound", "fc", 10), ("lower_bound", "fc", 10)}
+        ("upper_bound", "fc", 10), ("lower_bound", "fc", 10), ("psp", "lenet", 10), ("psp", "fc", 10)}
     for e in exps:
         assert e.n_tasks == 250 and e.checkpoints == (10, 50, 100, 150, 200, 250)
         assert (e.train.steps, e.train.batch, e.train.lr, e.train.mask) == (1000, 128, 1e-4, "threshold")
         assert e.test_limit is None and e.dataset == "mnist" and e.decide == ("first", "full")
     quick_lenet = [e for e in profiles.supsup_fig3("quick") if e.arch == "lenet"]
     assert all(e.train.steps == 1000 and e.n_tasks == 10 for e in quick_lenet)
+    table8 = profiles.supsup_fig6("paper")
+    assert {(e.arch, e.out_size) for e in table8 if e.method == "supsup"} == {
+        (a, s) for a in ("lenet", "fc") for s in (25, 100, 200)}
+    assert all(e.n_tasks == 250 and e.objectives == ("H", "G") for e in table8 if e.method == "supsup")
 
 
 RUNNER = """
