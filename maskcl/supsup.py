@@ -72,19 +72,24 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
     return per_task
 
 
+def result_rows(per_task: dict, checkpoints, name: str = "SupSup") -> list[dict]:
+    """Mean accuracy rows of `evaluate`'s per-task dict: '<name> (GG)' per checkpoint and one row per
+    (objective, decision rule, checkpoint) with its task-inference rate."""
+    rows = [{"method": f"{name} (GG)", "tasks": k, "accuracy": sum(per_task["GG"][:k]) / k} for k in checkpoints]
+    labels = [label.split("|") for label in per_task if "|" in label and not label.startswith("task-inference")]
+    for objective, decide, k in sorted(labels, key=lambda p: (p[0], p[1], int(p[2]))):  # resume-independent order
+        label = f"{objective}|{decide}|{k}"
+        suffix = "" if decide == "first" else ", full batch"
+        rows.append({"method": f"{name} (GNu {objective}{suffix})", "tasks": int(k),
+                     "accuracy": sum(per_task[label]) / len(per_task[label]),
+                     "task_inference": sum(per_task[f"task-inference {label}"]) / len(per_task[label])})
+    return rows
+
+
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     weights = signed_constant(net, exp.seed, device)
     masks = cached_masks(stream, net, weights, range(exp.n_tasks), exp.train, exp.seed, ckpt, exp.parallel)
     per_task = evaluate(stream, weights, masks, exp, ckpt)
-    rows = [{"method": "SupSup (GG)", "tasks": k, "accuracy": sum(per_task["GG"][:k]) / k}
-            for k in exp.checkpoints]
-    for label, accs in per_task.items():
-        if "|" in label and not label.startswith("task-inference"):
-            objective, decide, k = label.split("|")
-            suffix = "" if decide == "first" else ", full batch"
-            rows.append({"method": f"SupSup (GNu {objective}{suffix})", "tasks": int(k),
-                         "accuracy": sum(accs) / len(accs),
-                         "task_inference": sum(per_task[f"task-inference {label}"]) / len(accs)})
     density = [float(m.float().mean()) for m in masks]
-    return {"rows": rows, "per_task": per_task, "mask_density_per_layer": density,
+    return {"rows": result_rows(per_task, exp.checkpoints), "per_task": per_task, "mask_density_per_layer": density,
             "mask_bytes_packed": mask_bytes(net, packed=True), "mask_bytes_bool": mask_bytes(net, packed=False)}

@@ -1,0 +1,116 @@
+"""BatchE — BatchEnsemble (Wen et al. 2020) as SupSup's baseline (§4.2, appendix C and D.3; Fig. 5, 10;
+Tables 3, 4, 6, 7).
+
+Task i uses, in every layer including the last, W_l ⊙ s_{i,l} r_{i,l}ᵀ (eq. 10): a rank-one "fast weight" per task
+and layer. W is trained together with the first task's fast weights and then frozen; each later task trains
+only its own r ∈ R^in and s ∈ R^out (random ±1 at the start). The SupSup repository's settings: Kaiming-normal
+W, Adam, lr 1e-4 on the first task and 1e-2 for later fast weights, 1000 steps of batch 128 per task.
+
+Task inference: attach α_i to every rank-one matrix and run SupSup's one-shot on W ⊙ Σ_i α_i s_i r_iᵀ — the
+rank-one matrices play the role of real-valued masks (Fig. 5-right). ABatchE (appendix C) instead repeats a
+batch of b images once per task and picks the task whose outputs have the lowest summed entropy H (or
+confidence M = −max p), with no backward pass (Fig. 10).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .backbones import MLP, kaiming_normal
+from .data import TaskStream
+from .infer import entropy
+from .progress import bar
+from .seeding import generator
+from .store import Checkpoint
+from .supsup import evaluate, result_rows
+from .train import TrainConfig, batched_loss, fit, task_batches
+
+
+@dataclass(frozen=True)
+class BatchEConfig:
+    """Learning rates of the first task (W and its fast weights) and of later tasks' fast weights (Adam)."""
+
+    first_lr: float = 1e-4
+    lr: float = 1e-2
+
+
+def init_fast(net: MLP, seed: int, task: int) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """(r_l, s_l) per layer, entries ±1 drawn from (seed, task)."""
+    g = generator("batche-fast", seed, task)
+    sign = lambda n: torch.randint(0, 2, (n,), generator=g) * 2.0 - 1.0  # noqa: E731
+    rs = [(sign(i), sign(o)) for o, i in net.shapes]
+    return [r for r, _ in rs], [s for _, s in rs]
+
+
+def rank_one(r: list[torch.Tensor], s: list[torch.Tensor]) -> list[torch.Tensor]:
+    """Per layer the fast-weight matrices s rᵀ: r[l] (B, in), s[l] (B, out) → (B, out, in)."""
+    return [sl[:, :, None] * rl[:, None, :] for rl, sl in zip(r, s)]
+
+
+def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint, device):
+    """W and every task's fast weights (r, s stacked over tasks), trained as BatchE does; checkpointed per chunk
+    of `exp.parallel` tasks (later tasks are independent given W, so they train together)."""
+    done = ckpt.load_json("batche.json", {"tasks": 0})
+    if done["tasks"]:
+        saved = ckpt.load_tensors("batche.safetensors", device)
+        weights = [saved[f"w{l}"] for l in range(len(net.shapes))]
+        r = [saved[f"r{l}"] for l in range(len(net.shapes))]
+        s = [saved[f"s{l}"] for l in range(len(net.shapes))]
+    else:
+        weights, r, s = kaiming_normal(net, exp.seed, device), [], []
+    starts = ([0] if done["tasks"] == 0 else []) + list(range(max(done["tasks"], 1), exp.n_tasks, exp.parallel))
+    for t0 in bar(starts, desc="batche"):
+        tasks = [0] if t0 == 0 else list(range(t0, min(t0 + exp.parallel, exp.n_tasks)))
+        fast = [init_fast(net, exp.seed, t) for t in tasks]
+        rt = [torch.stack([f[0][l] for f in fast]).to(device).requires_grad_() for l in range(len(net.shapes))]
+        st = [torch.stack([f[1][l] for f in fast]).to(device).requires_grad_() for l in range(len(net.shapes))]
+        if t0 == 0:  # the first task also trains W
+            ws = [w.clone().requires_grad_() for w in weights]
+            params, lr = [*ws, *rt, *st], cfg.first_lr
+        else:
+            ws, params, lr = weights, [*rt, *st], cfg.lr
+        order = task_batches(stream, tasks, exp.train, exp.seed)
+        loss = batched_loss(stream, order, tasks, lambda: [w * m for w, m in zip(ws, rank_one(rt, st))])
+        fit(params, loss, TrainConfig(steps=exp.train.steps, batch=exp.train.batch, lr=lr), desc=f"batche {tasks[0]}",
+            optimizer="adam")
+        weights = [w.detach() for w in ws]
+        r = [torch.cat([a, b.detach()]) for a, b in zip(r, rt)] if r else [b.detach() for b in rt]
+        s = [torch.cat([a, b.detach()]) for a, b in zip(s, st)] if s else [b.detach() for b in st]
+        done["tasks"] = tasks[-1] + 1
+        ckpt.save_tensors("batche.safetensors", {**{f"w{l}": w for l, w in enumerate(weights)},
+                                                  **{f"r{l}": x for l, x in enumerate(r)},
+                                                  **{f"s{l}": x for l, x in enumerate(s)}})
+        ckpt.save_json("batche.json", done)
+    return weights, r, s
+
+
+def abatche(weights, r, s, x: torch.Tensor, objective: str = "H", chunk: int = 2 ** 25) -> torch.Tensor:
+    """Appendix C: x (G, b, in) groups of b images; each group is run once per task (all k at once) and the
+    task with the lowest Σ_images H (or M = −max p) is returned, (G,). No backward pass. `chunk` bounds the
+    elements of one (groups × tasks × images × width) activation."""
+    if objective not in ("H", "M"):
+        raise ValueError(f"unknown ABatchE objective {objective!r}; choose 'H' or 'M'")
+    fast = [w * m for w, m in zip(weights, rank_one(r, s))]
+    k, width = fast[0].shape[0], max(max(w.shape[-2:]) for w in weights)
+    step = max(1, chunk // (k * x.shape[1] * width))
+    out = []
+    with torch.no_grad():
+        for g0 in range(0, x.shape[0], step):
+            h = x[g0:g0 + step].unsqueeze(1)  # (G, 1, b, in), broadcast against (k, out, in)
+            for layer, w in enumerate(fast):
+                h = h @ w.transpose(-1, -2)
+                if layer < len(fast) - 1:
+                    h = torch.relu(h)
+            score = entropy(h) if objective == "H" else -F.softmax(h, -1).max(-1).values
+            out.append(score.sum(-1).argmin(-1))
+    return torch.cat(out)
+
+
+def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
+    """BatchE with task identity (GG) and with SupSup's one-shot task inference over the rank-one matrices
+    (GNu; `exp.objectives` × `exp.decide`), at every checkpoint."""
+    weights, r, s = train(stream, net, exp, BatchEConfig(), ckpt, device)
+    per_task = evaluate(stream, weights, rank_one(r, s), exp, ckpt)
+    return {"rows": result_rows(per_task, exp.checkpoints, "BatchE"), "per_task": per_task}

@@ -1,0 +1,54 @@
+import torch
+
+from maskcl import batche
+from maskcl.backbones import MLP
+from maskcl.infer import decision_groups
+from maskcl.runs import Experiment
+from maskcl.store import Checkpoint
+from maskcl.train import TrainConfig
+
+from .helpers import synthetic_stream
+
+NET = MLP((784, 64, 32, 10))
+
+
+def _exp(**kw):
+    return Experiment(method="batche", out_size=10, n_tasks=4, checkpoints=(2, 4), objectives=("H",),
+                      train=TrainConfig(steps=80, batch=64), test_limit=256, dataset="synthetic", **kw)
+
+
+def test_rank_one_is_the_outer_product():
+    r, s = [torch.randn(3, 5)], [torch.randn(3, 4)]
+    m = batche.rank_one(r, s)[0]
+    assert torch.allclose(m[1], torch.outer(s[0][1], r[0][1]))
+    first = batche.init_fast(NET, 0, 7)
+    assert all(set(v.unique().tolist()) <= {-1.0, 1.0} for v in first[0] + first[1])
+
+
+def test_w_trained_on_first_task_only_and_batched_equals_sequential(tmp_path):
+    stream = synthetic_stream(n_tasks=4)
+    together = batche.train(stream, NET, _exp(parallel=3), batche.BatchEConfig(), Checkpoint(tmp_path / "a"), "cpu")
+    one_by_one = batche.train(stream, NET, _exp(parallel=1), batche.BatchEConfig(), Checkpoint(tmp_path / "b"), "cpu")
+    for a, b in zip(together[0], one_by_one[0]):
+        assert torch.equal(a, b)  # W is fixed after task 0, whatever trains later
+    for a, b in zip(together[1] + together[2], one_by_one[1] + one_by_one[2]):
+        assert a.shape[0] == 4 and torch.allclose(a, b, atol=1e-4)
+    w0 = batche.kaiming_normal(NET, 0)
+    assert not torch.equal(w0[0], together[0][0])  # the first task did train W
+
+
+def test_gg_learns_and_abatche_infers_the_task(tmp_path):
+    stream = synthetic_stream(n_tasks=4)
+    out = batche.run(_exp(parallel=4), Checkpoint(tmp_path), stream, NET, "cpu")
+    gg = [r for r in out["rows"] if r["method"] == "BatchE (GG)" and r["tasks"] == 4][0]
+    assert gg["accuracy"] > 50
+    assert any(r["method"] == "BatchE (GNu H)" for r in out["rows"])
+    w, r, s = batche.train(stream, NET, _exp(parallel=4), batche.BatchEConfig(), Checkpoint(tmp_path), "cpu")
+    hits = []
+    for t in range(4):
+        x, _ = stream.task_data(t, "test", 256)
+        groups = decision_groups(x, 16, "full")[0]
+        hits.append(float((batche.abatche(w, r, s, groups, "H") == t).float().mean()))
+    assert sum(hits) / 4 > 0.9  # 16 images per decision: the task is clear
+    again = batche.run(_exp(parallel=4), Checkpoint(tmp_path), stream, NET, "cpu")  # resumed from checkpoints
+    assert again == out
