@@ -95,11 +95,11 @@ def binary(weights, masks, x: torch.Tensor, objective: str = "H", n_real: int = 
 
 
 def infer(weights, masks, x: torch.Tensor, method: str = "one_shot", objective: str = "H",
-          n_real: int = 10) -> torch.Tensor:
+          n_real: int = 10, keep: float = 0.5) -> torch.Tensor:
     if method == "one_shot":
         return one_shot(weights, masks, x, objective, n_real)
     if method == "binary":
-        return binary(weights, masks, x, objective, n_real)
+        return binary(weights, masks, x, objective, n_real, keep)
     raise ValueError(f"unknown inference method {method!r}; choose 'one_shot' or 'binary'")
 
 

@@ -55,6 +55,7 @@ class Experiment:
     train: TrainConfig = TrainConfig()
     objectives: tuple[str, ...] = ("H", "G")
     inference: str = "one_shot"
+    gammas: tuple[float, ...] = field(default=(), metadata={"key": "if_set"})  # binary: also top-γ (Fig. 11)
     decide: tuple[str, ...] = ("first", "full")
     test_batch: int = 128
     test_limit: int | None = None  # test images per task (None: all 10000)

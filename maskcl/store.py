@@ -17,12 +17,14 @@ from safetensors.torch import load_file, save_file
 
 def config_dict(cfg) -> dict:
     """The fields of a (nested) config dataclass that define its result; fields marked
-    metadata={'key': False} (e.g. how many tasks train in parallel) are left out."""
+    metadata={'key': False} (e.g. how many tasks train in parallel) are left out, and fields marked
+    {'key': 'if_set'} (options added later) only count when they differ from their default, so results
+    stored before the option existed keep their keys."""
     out = {}
     for f in dataclasses.fields(cfg):
-        if not f.metadata.get("key", True):
-            continue
         v = getattr(cfg, f.name)
+        if not f.metadata.get("key", True) or (f.metadata.get("key") == "if_set" and v == f.default):
+            continue
         out[f.name] = config_dict(v) if dataclasses.is_dataclass(v) else (list(v) if isinstance(v, tuple) else v)
     return out
 

@@ -7,6 +7,8 @@ tasks is the mean over tasks 1..t with inference among the first t masks.
 """
 from __future__ import annotations
 
+import itertools
+
 import torch
 
 from .backbones import MLP, signed_constant
@@ -41,7 +43,7 @@ def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, c
 
 
 def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
-    """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule) in GNu,
+    """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule[, γ]) in GNu,
     plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
     n_real = 10
     correct, sizes = [], []
@@ -53,22 +55,23 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
     per_task.update(ckpt.load_json("eval.json", {}))
     for k in bar(exp.checkpoints, desc="evaluate"):
         sub = [m[:k] for m in masks]
-        for objective in exp.objectives:
-            for decide in exp.decide:
-                label = f"{objective}|{decide}|{k}"
-                if label in per_task:
-                    continue
-                acc, hit = [], []
-                for t in range(k):
-                    x, _ = stream.task_data(t, "test", exp.test_limit)
-                    guess = torch.cat([infer(weights, sub, g, exp.inference, objective, n_real)
-                                       for g in decision_groups(x, exp.test_batch, decide)])
-                    right = guess == t
-                    acc.append(100.0 * float((correct[t] * right).sum()) / sizes[t])
-                    hit.append(100.0 * float(right.float().mean()))
-                per_task[label] = acc
-                per_task[f"task-inference {label}"] = hit
-                ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
+        # binary inference may also run with the top-γ element in place of the median (Fig. 11-left)
+        variants = [("", 0.5)] + [(f"|{g:g}", g) for g in exp.gammas if exp.inference == "binary"]
+        for objective, decide, (tag, keep) in itertools.product(exp.objectives, exp.decide, variants):
+            label = f"{objective}|{decide}|{k}{tag}"
+            if label in per_task:
+                continue
+            acc, hit = [], []
+            for t in range(k):
+                x, _ = stream.task_data(t, "test", exp.test_limit)
+                guess = torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep)
+                                   for g in decision_groups(x, exp.test_batch, decide)])
+                right = guess == t
+                acc.append(100.0 * float((correct[t] * right).sum()) / sizes[t])
+                hit.append(100.0 * float(right.float().mean()))
+            per_task[label] = acc
+            per_task[f"task-inference {label}"] = hit
+            ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
     return per_task
 
 
@@ -77,9 +80,10 @@ def result_rows(per_task: dict, checkpoints, name: str = "SupSup") -> list[dict]
     (objective, decision rule, checkpoint) with its task-inference rate."""
     rows = [{"method": f"{name} (GG)", "tasks": k, "accuracy": sum(per_task["GG"][:k]) / k} for k in checkpoints]
     labels = [label.split("|") for label in per_task if "|" in label and not label.startswith("task-inference")]
-    for objective, decide, k in sorted(labels, key=lambda p: (p[0], p[1], int(p[2]))):  # resume-independent order
-        label = f"{objective}|{decide}|{k}"
-        suffix = "" if decide == "first" else ", full batch"
+    for parts in sorted(labels, key=lambda p: (p[0], p[1], int(p[2]), p[3:])):  # resume-independent order
+        objective, decide, k = parts[:3]
+        label = "|".join(parts)
+        suffix = ("" if decide == "first" else ", full batch") + (f", γ={parts[3]}" if len(parts) > 3 else "")
         rows.append({"method": f"{name} (GNu {objective}{suffix})", "tasks": int(k),
                      "accuracy": sum(per_task[label]) / len(per_task[label]),
                      "task_inference": sum(per_task[f"task-inference {label}"]) / len(per_task[label])})

@@ -120,3 +120,14 @@ def test_killed_run_resumes_from_its_checkpoints(tmp_path):
     assert {n: (ckpt / n).stat().st_mtime_ns for n in done} == stamps  # finished tasks were not retrained
     fresh = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     assert resumed["per_task"] == fresh["per_task"] and resumed["rows"] == fresh["rows"]
+
+
+def test_options_added_later_keep_old_keys():
+    """`gammas` only enters the key when set, so results stored before it existed keep their keys."""
+    from maskcl.store import config_dict, config_key
+
+    plain = Experiment()
+    assert "gammas" not in config_dict(plain)
+    with_gammas = Experiment(inference="binary", gammas=(0.1,))
+    assert config_dict(with_gammas)["gammas"] == [0.1]
+    assert config_key("supsup", with_gammas) != config_key("supsup", Experiment(inference="binary"))
