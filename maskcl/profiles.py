@@ -58,6 +58,26 @@ def supsup_fig6(profile: str, seed: int = 0) -> list[Experiment]:
     return out + [e for e in supsup_fig3(profile, seed) if e.method in ("upper_bound", "lower_bound")]
 
 
+def supsup_fig5_left(profile: str, seed: int = 0) -> list[Experiment]:
+    """SupSup Fig. 5-left / Table 6 and Fig. 11-left: RotatedMNIST (36 tasks, 10° apart), FC 1024-1024, s = 200;
+    SupSup GNu with binary inference (H) from the full test batch, and the top-γ interpolation towards one-shot;
+    BatchE (GG), PSP (GG), Upper and Lower Bound."""
+    check_profile(profile)
+    if profile == "paper":
+        common = dict(n_tasks=36, checkpoints=(6, 12, 18, 24, 30, 36), parallel=12)
+    elif profile == "quick":  # the first 6 rotations (0°–50°), 300 steps per task, 2000 test images per task
+        common = dict(n_tasks=6, checkpoints=(2, 4, 6), parallel=6, train=TrainConfig(steps=300), test_limit=2000)
+    else:
+        common = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+                      dataset="auto")
+    base = replace(Experiment(arch="fc", stream="rotated", seed=seed), **common)
+    supsup = replace(base, out_size=200, inference="binary", objectives=("H",), decide=("full",),
+                     gammas=(0.02, 0.1, 0.2, 0.3, 0.4))
+    dense = [replace(base, method=m, out_size=BOUND_OUT, objectives=()) for m in ("batche", "psp", "upper_bound",
+                                                                                    "lower_bound")]
+    return [supsup, *dense]
+
+
 def supsup_fig4(profile: str, seed: int = 0) -> list[Experiment]:
     """SupSup Fig. 4 / Table 5: LeNet 300-100, s = 500, PermutedMNIST — GNu one-shot (H and G, first image),
     NNs (H; no task identity at all) and the Upper Bound, after 500 … 2500 tasks."""
