@@ -13,6 +13,7 @@ confidence M = −max p), with no backward pass (Fig. 10).
 """
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import torch
@@ -20,7 +21,7 @@ import torch.nn.functional as F
 
 from .backbones import MLP, kaiming_normal
 from .data import TaskStream
-from .infer import entropy
+from .infer import batch_correct, decision_groups, entropy
 from .progress import bar
 from .seeding import generator
 from .store import Checkpoint
@@ -98,19 +99,55 @@ def abatche(weights, r, s, x: torch.Tensor, objective: str = "H", chunk: int = 2
     out = []
     with torch.no_grad():
         for g0 in range(0, x.shape[0], step):
-            h = x[g0:g0 + step].unsqueeze(1)  # (G, 1, b, in), broadcast against (k, out, in)
+            xs = x[g0:g0 + step]
+            h = xs.reshape(1, -1, xs.shape[-1])  # every image of the chunk, once per task: (k, g·b, width)
             for layer, w in enumerate(fast):
                 h = h @ w.transpose(-1, -2)
                 if layer < len(fast) - 1:
                     h = torch.relu(h)
+            h = h.view(k, *xs.shape[:2], -1).transpose(0, 1)  # (g, k, b, out)
             score = entropy(h) if objective == "H" else -F.softmax(h, -1).max(-1).values
             out.append(score.sum(-1).argmin(-1))
     return torch.cat(out)
 
 
+def evaluate_abatche(stream: TaskStream, weights, r, s, exp, ckpt: Checkpoint) -> dict:
+    """Fig. 10: for every checkpoint k, objective (H, M) and group size b in `exp.abatche`, each task's test set is
+    cut into groups of b images and ABatchE picks each group's task among the first k; a wrong pick makes the
+    whole group wrong. Per-task accuracies and task-inference rates, resumable."""
+    done = ckpt.load_json("abatche.json", {})
+    own = rank_one(r, s)
+    for k, objective, b in itertools.product(exp.checkpoints, ("H", "M"), exp.abatche):
+        label = f"ABatchE {objective}|{b}|{k}"
+        if label in done:
+            continue
+        acc, hit = [], []
+        for t in range(k):
+            x, y = stream.task_data(t, "test", exp.test_limit)
+            guess = torch.cat([abatche(weights, [v[:k] for v in r], [v[:k] for v in s], g, objective)
+                               for g in decision_groups(x, b, "full")])
+            correct = batch_correct(weights, [m[t] for m in own], x, y, b)
+            acc.append(100.0 * float((correct * (guess == t)).sum()) / len(y))
+            hit.append(100.0 * float((guess == t).float().mean()))
+        done[label], done[f"task-inference {label}"] = acc, hit
+        ckpt.save_json("abatche.json", done)
+    return done
+
+
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
-    """BatchE with task identity (GG) and with SupSup's one-shot task inference over the rank-one matrices
-    (GNu; `exp.objectives` × `exp.decide`), at every checkpoint."""
+    """BatchE with task identity (GG), with SupSup's one-shot task inference over the rank-one matrices
+    (GNu; `exp.objectives` × `exp.decide`) and, for the group sizes in `exp.abatche`, ABatchE — at every
+    checkpoint."""
     weights, r, s = train(stream, net, exp, BatchEConfig(), ckpt, device)
     per_task = evaluate(stream, weights, rank_one(r, s), exp, ckpt)
-    return {"rows": result_rows(per_task, exp.checkpoints, "BatchE"), "per_task": per_task}
+    rows = result_rows(per_task, exp.checkpoints, "BatchE")
+    if exp.abatche:
+        extra = evaluate_abatche(stream, weights, r, s, exp, ckpt)
+        for label in sorted((l for l in extra if not l.startswith("task-inference")),
+                            key=lambda l: (l.split("|")[0], int(l.split("|")[1]), int(l.split("|")[2]))):
+            objective, b, k = label.split("|")
+            rows.append({"method": f"{objective} (b={b})", "tasks": int(k),
+                         "accuracy": sum(extra[label]) / len(extra[label]),
+                         "task_inference": sum(extra[f"task-inference {label}"]) / len(extra[label])})
+        per_task.update(extra)
+    return {"rows": rows, "per_task": per_task}

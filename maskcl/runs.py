@@ -56,6 +56,7 @@ class Experiment:
     objectives: tuple[str, ...] = ("H", "G")
     inference: str = "one_shot"
     gammas: tuple[float, ...] = field(default=(), metadata={"key": "if_set"})  # binary: also top-γ (Fig. 11)
+    abatche: tuple[int, ...] = field(default=(), metadata={"key": "if_set"})  # batche: ABatchE group sizes b
     decide: tuple[str, ...] = ("first", "full")
     test_batch: int = 128
     test_limit: int | None = None  # test images per task (None: all 10000)

@@ -39,10 +39,11 @@ def test_w_trained_on_first_task_only_and_batched_equals_sequential(tmp_path):
 
 def test_gg_learns_and_abatche_infers_the_task(tmp_path):
     stream = synthetic_stream(n_tasks=4)
-    out = batche.run(_exp(parallel=4), Checkpoint(tmp_path), stream, NET, "cpu")
-    gg = [r for r in out["rows"] if r["method"] == "BatchE (GG)" and r["tasks"] == 4][0]
-    assert gg["accuracy"] > 50
-    assert any(r["method"] == "BatchE (GNu H)" for r in out["rows"])
+    exp = _exp(parallel=4, abatche=(1, 16))
+    out = batche.run(exp, Checkpoint(tmp_path), stream, NET, "cpu")
+    row = {(r["method"], r["tasks"]): r for r in out["rows"]}
+    assert row[("BatchE (GG)", 4)]["accuracy"] > 50 and ("BatchE (GNu H)", 4) in row
+    assert row[("ABatchE H (b=16)", 4)]["task_inference"] > row[("ABatchE H (b=1)", 4)]["task_inference"]
     w, r, s = batche.train(stream, NET, _exp(parallel=4), batche.BatchEConfig(), Checkpoint(tmp_path), "cpu")
     hits = []
     for t in range(4):
@@ -50,5 +51,5 @@ def test_gg_learns_and_abatche_infers_the_task(tmp_path):
         groups = decision_groups(x, 16, "full")[0]
         hits.append(float((batche.abatche(w, r, s, groups, "H") == t).float().mean()))
     assert sum(hits) / 4 > 0.9  # 16 images per decision: the task is clear
-    again = batche.run(_exp(parallel=4), Checkpoint(tmp_path), stream, NET, "cpu")  # resumed from checkpoints
+    again = batche.run(exp, Checkpoint(tmp_path), stream, NET, "cpu")  # resumed from checkpoints
     assert again == out
