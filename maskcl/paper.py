@@ -99,3 +99,12 @@ IMPRESS_SEEDS = (0, 1, 2)
 # SupSup Table 6 (Figure 5-left): FC 1024-1024 on RotatedMNIST (36 tasks, 10° apart); only averages are printed.
 SUPSUP_ROTATED_AVERAGES = {"SupSup (GNu H, full batch)": 96.13, "BatchE (GG)": 92.40, "PSP (GG)": 95.87,
                            "Lower Bound": 48.71, "Upper Bound": 98.01}
+
+# SupSup Table 7 (Figure 5-right): FC 1024-1024 on PermutedMNIST, s = 500; BatchE with SupSup's one-shot task
+# inference from the first image or the full batch. SupSup and Upper Bound rows are in SUPSUP (Tab 7, Tab 4).
+SUPSUP_BATCHE = {
+    ("Tab 7", "SupSup (GNu H)", "fc", 500): SUPSUP[("Tab 7", "SupSup (GNu H)", "fc", 500)],
+    ("Tab 7", "BatchE (GNu H, full batch)", "fc", 500): _row(91.94, 91.90, 92.04, 92.04, 92.04, 92.04),
+    ("Tab 7", "BatchE (GNu H)", "fc", 500): _row(66.08, 61.89, 60.93, 59.33, 57.37, 55.74),
+    ("Tab 4", "Upper Bound", "fc", None): SUPSUP[("Tab 4", "Upper Bound", "fc", None)],
+}

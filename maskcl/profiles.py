@@ -78,6 +78,26 @@ def supsup_fig5_left(profile: str, seed: int = 0) -> list[Experiment]:
     return [supsup, *dense]
 
 
+def supsup_fig5_right(profile: str, seed: int = 0) -> list[Experiment]:
+    """SupSup Fig. 5-right / Table 7 and Fig. 10, PermutedMNIST. Fig. 5-right: FC 1024-1024, s = 500 — SupSup GNu H
+    and BatchE with one-shot task inference (first image and full batch), Upper Bound. Fig. 10: ABatchE (H and M)
+    for b ∈ {1, 2, 4, 8, 16}, LeNet 300-100 and FC 1024-1024 with s = 100."""
+    check_profile(profile)
+    if profile == "paper":
+        fc = lenet = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
+    elif profile == "quick":  # FC: 5 tasks at 300 steps; LeNet: 10 tasks at the full protocol; 2000 test images
+        fc = dict(n_tasks=5, checkpoints=(2, 5), parallel=5, train=TrainConfig(steps=300), test_limit=2000)
+        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), parallel=10, test_limit=2000)
+    else:
+        fc = lenet = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+                          dataset="auto")
+    base = replace(Experiment(arch="fc", out_size=500, objectives=("H",), decide=("first",), seed=seed), **fc)
+    fig10 = [replace(Experiment(arch=a, out_size=100, method="batche", objectives=(), abatche=(1, 2, 4, 8, 16),
+                                seed=seed), **common) for a, common in (("lenet", lenet), ("fc", fc))]
+    return [base, replace(base, method="batche", decide=("first", "full")),
+            replace(base, method="upper_bound", out_size=BOUND_OUT), *fig10]
+
+
 def supsup_fig4(profile: str, seed: int = 0) -> list[Experiment]:
     """SupSup Fig. 4 / Table 5: LeNet 300-100, s = 500, PermutedMNIST — GNu one-shot (H and G, first image),
     NNs (H; no task identity at all) and the Upper Bound, after 500 … 2500 tasks."""
