@@ -25,7 +25,7 @@ from .infer import batch_correct, decision_groups, entropy
 from .progress import bar
 from .seeding import generator
 from .store import Checkpoint
-from .supsup import evaluate, result_rows
+from .supsup import evaluate, result_rows, scored
 from .train import TrainConfig, batched_loss, fit, task_batches
 
 
@@ -126,9 +126,9 @@ def evaluate_abatche(stream: TaskStream, weights, r, s, exp, ckpt: Checkpoint) -
             x, y = stream.task_data(t, "test", exp.test_limit)
             guess = torch.cat([abatche(weights, [v[:k] for v in r], [v[:k] for v in s], g, objective)
                                for g in decision_groups(x, b, "full")])
-            correct = batch_correct(weights, [m[t] for m in own], x, y, b)
-            acc.append(100.0 * float((correct * (guess == t)).sum()) / len(y))
-            hit.append(100.0 * float((guess == t).float().mean()))
+            a, h = scored(batch_correct(weights, [m[t] for m in own], x, y, b), guess, t, len(y))
+            acc.append(a)
+            hit.append(h)
         done[label], done[f"task-inference {label}"] = acc, hit
         ckpt.save_json("abatche.json", done)
     return done

@@ -23,7 +23,7 @@ from .masks import topk_mask
 from .progress import bar
 from .seeding import generator
 from .store import Checkpoint
-from .supsup import cached_masks
+from .supsup import cached_masks, scored
 from .train import TrainConfig, batched_loss, fit, task_batches
 
 KINDS = ("heterogeneous", "homogeneous", "random")
@@ -168,10 +168,9 @@ def run(exp: ImpressExperiment, ckpt: Checkpoint, device) -> dict:
         for t in range(min(n, exp.basis_gn)):
             x, y = test(t)
             guess = torch.cat([one_shot(weights, basis, g, "H") for g in decision_groups(x, exp.test_batch, "full")])
-            right = batch_correct(weights, [m[t] for m in own], x, y, exp.test_batch) * (guess == t)
-            rows.append({"kind": "SupSup GN", "size": n, "role": "basis", "task": t,
-                         "accuracy": 100.0 * float(right.sum()) / len(y),
-                         "task_inference": 100.0 * float((guess == t).float().mean())})
+            acc, hit = scored(batch_correct(weights, [m[t] for m in own], x, y, exp.test_batch), guess, t, len(y))
+            rows.append({"kind": "SupSup GN", "size": n, "role": "basis", "task": t, "accuracy": acc,
+                         "task_inference": hit})
     return {"rows": rows, "mask_density_per_layer": [float(m.float().mean()) for m in own]}
 
 
@@ -262,8 +261,9 @@ def _gn_scores(exp, stream, weights, masks) -> dict:
             x, y = stream.task_data(t, "test", exp.test_limit)
             guess = torch.cat([one_shot(weights, masks, g, "H") for g in decision_groups(x, exp.test_batch, decide)])
             correct = batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch)
-            hit.append(100.0 * float((guess == t).float().mean()))
-            acc.append(100.0 * float((correct * (guess == t)).sum()) / len(y))
+            a, h = scored(correct, guess, t, len(y))
+            acc.append(a)
+            hit.append(h)
             gg.append(100.0 * float(correct.sum()) / len(y))
         out[decide] = {"task_inference": sum(hit) / len(hit), "accuracy GN": sum(acc) / len(acc),
                        "accuracy GG": sum(gg) / len(gg)}

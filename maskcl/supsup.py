@@ -42,6 +42,13 @@ def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, c
             for l, (o, i) in enumerate(net.shapes)]
 
 
+def scored(correct: torch.Tensor, guess: torch.Tensor, task: int, n: int) -> tuple[float, float]:
+    """(accuracy %, task inferred correctly %) of one task's n test images in batches: `correct` counts the
+    right predictions per batch with the task's own mask, and a batch only counts when its guessed task is right."""
+    right = guess == task
+    return 100.0 * float((correct * right).sum()) / n, 100.0 * float(right.float().mean())
+
+
 def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
     """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule[, γ]) in GNu,
     plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
@@ -66,9 +73,9 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
                 x, _ = stream.task_data(t, "test", exp.test_limit)
                 guess = torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep)
                                    for g in decision_groups(x, exp.test_batch, decide)])
-                right = guess == t
-                acc.append(100.0 * float((correct[t] * right).sum()) / sizes[t])
-                hit.append(100.0 * float(right.float().mean()))
+                a, h = scored(correct[t], guess, t, sizes[t])
+                acc.append(a)
+                hit.append(h)
             per_task[label] = acc
             per_task[f"task-inference {label}"] = hit
             ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
