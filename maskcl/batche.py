@@ -25,7 +25,7 @@ from .infer import batch_correct, decision_groups, entropy
 from .progress import bar
 from .seeding import generator
 from .store import Checkpoint
-from .supsup import evaluate, result_rows, scored
+from .supsup import decided, evaluate, result_rows
 from .train import TrainConfig, batched_loss, fit, task_batches
 
 
@@ -121,15 +121,11 @@ def evaluate_abatche(stream: TaskStream, weights, r, s, exp, ckpt: Checkpoint) -
         label = f"ABatchE {objective}|{b}|{k}"
         if label in done:
             continue
-        acc, hit = [], []
-        for t in range(k):
-            x, y = stream.task_data(t, "test", exp.test_limit)
-            guess = torch.cat([abatche(weights, [v[:k] for v in r], [v[:k] for v in s], g, objective)
-                               for g in decision_groups(x, b, "full")])
-            a, h = scored(batch_correct(weights, [m[t] for m in own], x, y, b), guess, t, len(y))
-            acc.append(a)
-            hit.append(h)
-        done[label], done[f"task-inference {label}"] = acc, hit
+        done[label], done[f"task-inference {label}"] = decided(
+            stream, k, exp.test_limit,
+            lambda x: torch.cat([abatche(weights, [v[:k] for v in r], [v[:k] for v in s], g, objective)
+                                 for g in decision_groups(x, b, "full")]),
+            lambda t, x, y: batch_correct(weights, [m[t] for m in own], x, y, b))
         ckpt.save_json("abatche.json", done)
     return done
 

@@ -49,6 +49,18 @@ def scored(correct: torch.Tensor, guess: torch.Tensor, task: int, n: int) -> tup
     return 100.0 * float((correct * right).sum()) / n, 100.0 * float(right.float().mean())
 
 
+def decided(stream: TaskStream, k: int, limit, choose, correct) -> tuple[list[float], list[float]]:
+    """`scored` for each task t < k: choose(x) guesses one task per test batch of x, correct(t, x, y) counts each
+    batch's right predictions with task t's own weights."""
+    acc, hit = [], []
+    for t in range(k):
+        x, y = stream.task_data(t, "test", limit)
+        a, h = scored(correct(t, x, y), choose(x), t, len(y))
+        acc.append(a)
+        hit.append(h)
+    return acc, hit
+
+
 def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
     """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule[, γ]) in GNu,
     plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
@@ -68,14 +80,10 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
             label = f"{objective}|{decide}|{k}{tag}"
             if label in per_task:
                 continue
-            acc, hit = [], []
-            for t in range(k):
-                x, _ = stream.task_data(t, "test", exp.test_limit)
-                guess = torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep)
-                                   for g in decision_groups(x, exp.test_batch, decide)])
-                a, h = scored(correct[t], guess, t, sizes[t])
-                acc.append(a)
-                hit.append(h)
+            acc, hit = decided(stream, k, exp.test_limit,
+                               lambda x: torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep)
+                                                    for g in decision_groups(x, exp.test_batch, decide)]),
+                               lambda t, x, y: correct[t])
             per_task[label] = acc
             per_task[f"task-inference {label}"] = hit
             ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
