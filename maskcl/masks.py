@@ -23,26 +23,59 @@ def threshold_mask(scores: torch.Tensor) -> torch.Tensor:
     return straight_through((scores >= 0).to(scores.dtype), scores)
 
 
+def _topk_hard(scores: torch.Tensor, density: float) -> torch.Tensor:
+    """Bool mask of the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch dim)."""
+    if not 0.0 < density <= 1.0:
+        raise ValueError(f"density must lie in (0, 1], got {density}")
+    flat = scores.detach().abs().flatten(start_dim=scores.dim() - 2)
+    k = max(1, math.ceil(density * flat.shape[-1]))
+    hard = torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, flat.topk(k, dim=-1).indices, True)
+    return hard.view_as(scores)
+
+
 def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
     """Edge-popup: keep the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch
     dim); gradient flows straight through to |score|."""
-    if not 0.0 < density <= 1.0:
-        raise ValueError(f"density must lie in (0, 1], got {density}")
-    flat = scores.abs().flatten(start_dim=scores.dim() - 2)
-    k = max(1, math.ceil(density * flat.shape[-1]))
-    hard = torch.zeros_like(flat).scatter_(-1, flat.topk(k, dim=-1).indices, 1.0).view_as(scores)
-    return straight_through(hard, scores.abs())
+    return straight_through(_topk_hard(scores, density).to(scores.dtype), scores.abs())
 
 
-def mask_fn(kind: str, density: float | None = None):
-    """The mask function named by a config: 'threshold' or 'topk' (which needs a density)."""
+def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The bool mask a config names ('threshold', or 'topk' with a density) and the tensor its gradient reaches."""
     if kind == "threshold":
-        return threshold_mask
+        return scores.detach() >= 0, scores
     if kind == "topk":
         if density is None:
             raise ValueError("topk masks need a density")
-        return lambda s: topk_mask(s, density)
+        return _topk_hard(scores, density), scores.abs()
     raise ValueError(f"unknown mask kind {kind!r}; choose 'threshold' or 'topk'")
+
+
+def binary_mask(scores: torch.Tensor, kind: str = "threshold", density: float | None = None) -> torch.Tensor:
+    """The trained mask at rest: bool, the shape of `scores`."""
+    return _hard_and_soft(scores, kind, density)[0]
+
+
+class _MaskedWeight(torch.autograd.Function):
+    """W ⊙ M from a bool M in one pass; the gradient reaching `soft` is ∂L/∂(W ⊙ M) ⊙ W (straight-through)."""
+
+    @staticmethod
+    def forward(ctx, w, hard, soft):
+        ctx.save_for_backward(w)
+        m = hard.to(w.dtype)  # (torch.where on a bool mask is several times slower on CPU)
+        return m.mul_(w) if m.shape == torch.broadcast_shapes(m.shape, w.shape) else m * w
+
+    @staticmethod
+    def backward(ctx, grad):
+        (w,) = ctx.saved_tensors
+        return None, None, grad * w
+
+
+def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
+                  density: float | None = None) -> torch.Tensor:
+    """W ⊙ M(scores), M the mask `kind` names: the forward and gradient of `w * threshold_mask(scores)` (or
+    `topk_mask`) in one element-wise pass instead of five, with no float mask materialised."""
+    hard, soft = _hard_and_soft(scores, kind, density)
+    return _MaskedWeight.apply(w, hard, soft)
 
 
 def init_scores(net: MLP, seed: int, task: object) -> list[torch.Tensor]:

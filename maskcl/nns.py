@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from .backbones import MLP, forward, signed_constant
 from .data import TaskStream
 from .infer import alpha_grads, batch_correct, decision_groups, one_shot
-from .masks import init_scores, threshold_mask
+from .masks import init_scores, masked_weight
 from .progress import bar
 from .store import Checkpoint
 from .train import task_batches
@@ -152,7 +152,7 @@ def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device, cfg: NNsCon
                 decisions.append([j, int(new), None if conf != conf else round(conf, 4)])  # NaN: no candidates yet
             touched.add(current)
             s = bank.scores[current]
-            loss = F.cross_entropy(forward(x, [w * threshold_mask(sc) for w, sc in zip(weights, s)]), y)
+            loss = F.cross_entropy(forward(x, [masked_weight(w, sc) for w, sc in zip(weights, s)]), y)
             bank.opts[current].zero_grad(set_to_none=True)
             loss.backward()
             bank.opts[current].step()

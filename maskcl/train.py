@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .backbones import MLP, forward
 from .data import TaskStream, batch_order
-from .masks import init_scores, mask_fn
+from .masks import binary_mask, init_scores, masked_weight
 from .progress import bar
 
 
@@ -88,16 +88,14 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     on one task give distinct masks of that task (ImpressLearn's homogeneous impressions).
     """
     device = weights[0].device
-    fn = mask_fn(cfg.mask, cfg.density)
     keys = list(keys or tasks)
     per_task = [init_scores(net, seed, k) for k in keys]
     scores = [torch.stack([s[layer] for s in per_task]).to(device).requires_grad_()
               for layer in range(len(weights))]
     order = task_batches(stream, tasks, cfg, seed, keys)
-    fit(scores, batched_loss(stream, order, tasks, lambda: [w * fn(s) for w, s in zip(weights, scores)]),
-        cfg, desc=f"masks {tasks[0]}..{tasks[-1]}")
-    with torch.no_grad():
-        return [fn(s).bool() for s in scores]
+    masked = lambda: [masked_weight(w, s, cfg.mask, cfg.density) for w, s in zip(weights, scores)]  # noqa: E731
+    fit(scores, batched_loss(stream, order, tasks, masked), cfg, desc=f"masks {tasks[0]}..{tasks[-1]}")
+    return [binary_mask(s, cfg.mask, cfg.density) for s in scores]
 
 
 def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[int], cfg: TrainConfig,

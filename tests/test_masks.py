@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from maskcl.backbones import mlp
-from maskcl.masks import init_scores, mask_bytes, pack_bits, threshold_mask, topk_mask, unpack_bits
+from maskcl.masks import (binary_mask, init_scores, mask_bytes, masked_weight, pack_bits, threshold_mask, topk_mask,
+                          unpack_bits)
 
 
 def test_threshold_mask_is_straight_through():
@@ -53,3 +54,28 @@ def test_bit_packing_roundtrip_and_size():
     net = mlp("lenet", 100)
     assert mask_bytes(net) == sum(math.ceil(o * i / 8) for o, i in net.shapes)
     assert mask_bytes(net, packed=False) == net.n_weights
+
+
+@pytest.mark.parametrize("kind, density", [("threshold", None), ("topk", 0.3)])
+def test_masked_weight_equals_weight_times_mask(kind, density):
+    """The one-pass W ⊙ M gives bit for bit the forward and score gradient of w * threshold_mask / topk_mask,
+    for a shared W broadcast over a batch of task scores."""
+    g = torch.Generator().manual_seed(2)
+    w = torch.randn(6, 7, generator=g)
+    upstream = torch.randn(3, 6, 7, generator=g)
+    s1 = torch.randn(3, 6, 7, generator=g, requires_grad=True)
+    s2 = s1.detach().clone().requires_grad_()
+    fused = masked_weight(w, s1, kind, density)
+    plain = w * (threshold_mask(s2) if kind == "threshold" else topk_mask(s2, density))
+    assert torch.equal(fused, plain)
+    (fused * upstream).sum().backward()
+    (plain * upstream).sum().backward()
+    assert torch.equal(s1.grad, s2.grad)
+    assert torch.equal(binary_mask(s1, kind, density), plain.detach() != 0)
+
+
+def test_masked_weight_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        masked_weight(torch.ones(2, 2), torch.ones(2, 2), "random")
+    with pytest.raises(ValueError, match="density"):
+        binary_mask(torch.ones(2, 2), "topk")
