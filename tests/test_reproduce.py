@@ -1,3 +1,4 @@
+import os
 import subprocess
 from pathlib import Path
 
@@ -20,3 +21,10 @@ def test_unknown_notebook_prefix_is_an_error():
     out = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "99_nothing"],
                          capture_output=True, text=True, timeout=30)
     assert out.returncode == 2 and "no notebook matches" in out.stderr
+
+
+def test_gpu_run_needs_out_before_installing_anything():
+    env = {k: v for k, v in os.environ.items() if k != "OUT"}
+    out = subprocess.run(["bash", str(ROOT / "tools" / "gpu_run.sh"), "--only", "05"], capture_output=True,
+                         text=True, timeout=30, env=env)
+    assert out.returncode != 0 and "set OUT" in out.stderr
