@@ -73,7 +73,7 @@ class _MaskedWeight(torch.autograd.Function):
 def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
                   density: float | None = None) -> torch.Tensor:
     """W ⊙ M(scores), M the mask `kind` names: the forward and gradient of `w * threshold_mask(scores)` (or
-    `topk_mask`) in one element-wise pass instead of five, with no float mask materialised."""
+    `topk_mask`) bit for bit, in three element-wise passes (threshold, cast, in-place product) instead of five."""
     hard, soft = _hard_and_soft(scores, kind, density)
     return _MaskedWeight.apply(w, hard, soft)
 
