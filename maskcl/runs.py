@@ -24,7 +24,6 @@ from .store import Checkpoint, config_dict, config_key, read_json, write_json
 from .train import TrainConfig
 
 
-
 def _on_stream(method):
     """Adapt a method(exp, ckpt, stream, net, device) over an MLP task stream to method(exp, ckpt, device)."""
     def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
@@ -34,11 +33,10 @@ def _on_stream(method):
     return go
 
 
-METHODS = {"supsup": _on_stream(supsup.run), "upper_bound": _on_stream(baselines.upper_bound),
-           "lower_bound": _on_stream(baselines.lower_bound), "nns": _on_stream(nns.run), "psp": _on_stream(psp.run),
-           "batche": _on_stream(batche.run), "hopsupsup": hopfield.run,
-           "impresslearn": impress.run, "impress_gn": impress.run_gn}
-_STREAM_METHODS = ("supsup", "upper_bound", "lower_bound", "nns", "psp", "batche")
+_STREAM_METHODS = {"supsup": supsup.run, "upper_bound": baselines.upper_bound, "lower_bound": baselines.lower_bound,
+                   "nns": nns.run, "psp": psp.run, "batche": batche.run}  # configured by Experiment
+METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
+           "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn}
 PROFILES = ("smoke", "quick", "paper")
 
 
