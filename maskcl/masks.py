@@ -18,11 +18,6 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     return hard + (soft - soft.detach())
 
 
-def threshold_mask(scores: torch.Tensor) -> torch.Tensor:
-    """M = 1[score ≥ 0] with a straight-through gradient (SupSup §4.2, Mallya et al. with threshold 0)."""
-    return straight_through((scores >= 0).to(scores.dtype), scores)
-
-
 def _topk_hard(scores: torch.Tensor, density: float) -> torch.Tensor:
     """Bool mask of the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch dim)."""
     if not 0.0 < density <= 1.0:
@@ -31,12 +26,6 @@ def _topk_hard(scores: torch.Tensor, density: float) -> torch.Tensor:
     k = max(1, math.ceil(density * flat.shape[-1]))
     hard = torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, flat.topk(k, dim=-1).indices, True)
     return hard.view_as(scores)
-
-
-def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
-    """Edge-popup: keep the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch
-    dim); gradient flows straight through to |score|."""
-    return straight_through(_topk_hard(scores, density).to(scores.dtype), scores.abs())
 
 
 def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,6 +37,22 @@ def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None) -> tu
             raise ValueError("topk masks need a density")
         return _topk_hard(scores, density), scores.abs()
     raise ValueError(f"unknown mask kind {kind!r}; choose 'threshold' or 'topk'")
+
+
+def _float_mask(scores: torch.Tensor, kind: str, density: float | None = None) -> torch.Tensor:
+    hard, soft = _hard_and_soft(scores, kind, density)
+    return straight_through(hard.to(scores.dtype), soft)
+
+
+def threshold_mask(scores: torch.Tensor) -> torch.Tensor:
+    """M = 1[score ≥ 0] with a straight-through gradient (SupSup §4.2, Mallya et al. with threshold 0)."""
+    return _float_mask(scores, "threshold")
+
+
+def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
+    """Edge-popup: keep the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch
+    dim); gradient flows straight through to |score|."""
+    return _float_mask(scores, "topk", density)
 
 
 def binary_mask(scores: torch.Tensor, kind: str = "threshold", density: float | None = None) -> torch.Tensor:
