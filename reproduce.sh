@@ -13,7 +13,8 @@ usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--
   --device D       where the runs compute (default auto: cuda when visible, else cpu)
   --only PREFIX    run only the notebooks whose name starts with PREFIX (e.g. 01 or 01_supsup)
   --from-results   read/write finished runs in the committed results/ store (re-plots in seconds when the
-                   runs are there); default is the local cache .cache/maskcl/results
+                   runs are there; stops with exit 3 naming any result made by an older method version);
+                   default is the local cache .cache/maskcl/results
   --results DIR    use DIR as the results store
   --no-setup       use the existing .venv (or $MASKCL_PYTHON) without running tools/setup.sh
 
@@ -41,6 +42,12 @@ if [ "$SETUP" = 1 ]; then bash tools/setup.sh || { echo "reproduce.sh: setup fai
 PY="${MASKCL_PYTHON:-.venv/bin/python}"
 export MASKCL_PROFILE="$PROFILE" MASKCL_DEVICE="$DEVICE"
 if [ -n "$RESULTS" ]; then export MASKCL_RESULTS="$(mkdir -p "$RESULTS" && cd "$RESULTS" && pwd)"; fi
+if [ -n "$RESULTS" ] && ! stale="$("$PY" -m maskcl stale "$MASKCL_RESULTS")"; then
+  echo "reproduce.sh: these stored results were made by an older version of their method, so nothing was plotted:" >&2
+  echo "$stale" >&2
+  echo "Recompute them (run without --from-results, or delete them and rerun) before plotting." >&2
+  exit 3
+fi
 if [ "$PROFILE" = smoke ]; then export MASKCL_PROGRESS=0; fi
 FIGURES="${MASKCL_FIGURES:-figures}"
 BUILD="build/$PROFILE"

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import torch
 
-from maskcl.backbones import mlp, signed_constant
+from maskcl.nets.init import signed_constant
+from maskcl.nets.mlp import mlp
 from maskcl.data import load_dataset, task_stream
 from maskcl.infer import decision_groups, one_shot
 from maskcl.masks import mask_bytes

@@ -19,7 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .backbones import MLP, kaiming_normal
+from .nets.init import kaiming_normal
+from .nets.mlp import MLP
 from .data import TaskStream
 from .infer import batch_correct, decision_groups, entropy
 from .progress import bar
@@ -27,6 +28,9 @@ from .seeding import generator
 from .store import Checkpoint
 from .supsup import decided, evaluate, result_rows
 from .train import TrainConfig, batched_loss, fit, task_batches
+
+# Bump when a change alters this method's results: the cache key includes it, so old results miss.
+VERSION = 1
 
 
 @dataclass(frozen=True)

@@ -13,13 +13,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .backbones import MLP, signed_constant
+from .nets.init import signed_constant
+from .nets.mlp import MLP
 from .data import TaskStream, load_dataset, task_stream
 from .infer import entropy
 from .masks import threshold_mask
 from .progress import bar
 from .seeding import generator
 from .store import Checkpoint
+
+# Bump when a change alters this method's results: the cache key includes it, so old results miss.
+VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -212,8 +216,8 @@ def run(exp: HopExperiment, ckpt: Checkpoint, device) -> dict:
         name = f"mask_{t}.safetensors"
         if not ckpt.has(name):
             m = train_mask(stream, weights, t, cfg, exp.seed)
-            ckpt.save_tensors(name, {f"layer{l}": v.to(torch.uint8) for l, v in enumerate(m)})
-        masks.append([v.bool() for v in ckpt.load_tensors(name, device).values()])
+            ckpt.save_layers(name, [v.to(torch.uint8) for v in m])
+        masks.append([v.bool() for v in ckpt.load_layers(name, len(weights) - 1, device)])
     stored = [torch.stack([m[l] for m in masks]) for l in range(len(weights) - 1)]  # per layer (k, d)
     psi, mu = memorise(stored, cfg.rule)
 

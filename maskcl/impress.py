@@ -15,7 +15,8 @@ from typing import Sequence
 
 import torch
 
-from .backbones import MLP, kaiming_normal, mlp
+from .nets.init import kaiming_normal
+from .nets.mlp import MLP, mlp
 from .baselines import accuracy
 from .data import TaskStream, load_dataset, task_stream
 from .infer import batch_correct, decision_groups, one_shot
@@ -25,6 +26,9 @@ from .seeding import generator
 from .store import Checkpoint
 from .supsup import cached_masks, scored
 from .train import TrainConfig, batched_loss, fit, task_batches
+
+# Bump when a change alters this method's results: the cache key includes it, so old results miss.
+VERSION = 1
 
 KINDS = ("heterogeneous", "homogeneous", "random")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .backbones import forward
+from .nets.mlp import forward
 
 OBJECTIVES = ("H", "G")
 

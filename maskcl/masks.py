@@ -1,7 +1,9 @@
 """Supermasks: straight-through mask functions, score initialisation, and compact storage.
 
-A mask is just a tensor with the shape of its weight. While training it is computed from real-valued scores;
-once trained it is a bool tensor (1 byte per weight) or bit-packed (1 bit per weight) at rest.
+A mask is just a tensor with the shape of its weight — (out, in) for a linear layer, (out, in, kh, kw) for a
+convolution — optionally stacked over tasks along leading dimensions. While training it is computed from
+real-valued scores; once trained it is a bool tensor (1 byte per weight) or bit-packed (1 bit per weight) at rest.
+A "layer" is always all of one weight tensor's elements: fan-in and top-k budgets are counted over it.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import math
 
 import torch
 
-from .backbones import MLP
+from .nets.init import fan_in
 from .seeding import generator
 
 
@@ -18,29 +20,35 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     return hard + (soft - soft.detach())
 
 
-def _topk_hard(scores: torch.Tensor, density: float) -> torch.Tensor:
-    """Bool mask of the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch dim)."""
+def _topk_hard(scores: torch.Tensor, density: float, layer_dims: int | None) -> torch.Tensor:
+    """Bool mask of the top ⌈density·n⌉ entries of |score| over each layer's n elements: the last `layer_dims`
+    dims are one layer (None: the whole tensor), any leading dims stack tasks."""
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must lie in (0, 1], got {density}")
-    flat = scores.detach().abs().flatten(start_dim=scores.dim() - 2)
+    layer_dims = scores.dim() if layer_dims is None else layer_dims
+    if not 1 <= layer_dims <= scores.dim():
+        raise ValueError(f"layer_dims must lie in 1..{scores.dim()}, got {layer_dims}")
+    flat = scores.detach().abs().flatten(start_dim=scores.dim() - layer_dims)
     k = max(1, math.ceil(density * flat.shape[-1]))
     hard = torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, flat.topk(k, dim=-1).indices, True)
     return hard.view_as(scores)
 
 
-def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None,
+                   layer_dims: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """The bool mask a config names ('threshold', or 'topk' with a density) and the tensor its gradient reaches."""
     if kind == "threshold":
         return scores.detach() >= 0, scores
     if kind == "topk":
         if density is None:
             raise ValueError("topk masks need a density")
-        return _topk_hard(scores, density), scores.abs()
+        return _topk_hard(scores, density, layer_dims), scores.abs()
     raise ValueError(f"unknown mask kind {kind!r}; choose 'threshold' or 'topk'")
 
 
-def _float_mask(scores: torch.Tensor, kind: str, density: float | None = None) -> torch.Tensor:
-    hard, soft = _hard_and_soft(scores, kind, density)
+def _float_mask(scores: torch.Tensor, kind: str, density: float | None = None,
+                layer_dims: int | None = None) -> torch.Tensor:
+    hard, soft = _hard_and_soft(scores, kind, density, layer_dims)
     return straight_through(hard.to(scores.dtype), soft)
 
 
@@ -49,47 +57,56 @@ def threshold_mask(scores: torch.Tensor) -> torch.Tensor:
     return _float_mask(scores, "threshold")
 
 
-def topk_mask(scores: torch.Tensor, density: float) -> torch.Tensor:
-    """Edge-popup: keep the top ⌈density·n⌉ entries of |score| per layer (and per task along a leading batch
-    dim); gradient flows straight through to |score|."""
-    return _float_mask(scores, "topk", density)
+def topk_mask(scores: torch.Tensor, density: float, layer_dims: int | None = None) -> torch.Tensor:
+    """Edge-popup: keep the top ⌈density·n⌉ entries of |score| over each layer's n elements (the last
+    `layer_dims` dims; None: the whole tensor is one layer); gradient flows straight through to |score|."""
+    return _float_mask(scores, "topk", density, layer_dims)
 
 
-def binary_mask(scores: torch.Tensor, kind: str = "threshold", density: float | None = None) -> torch.Tensor:
-    """The trained mask at rest: bool, the shape of `scores`."""
-    return _hard_and_soft(scores, kind, density)[0]
+def binary_mask(scores: torch.Tensor, kind: str = "threshold", density: float | None = None,
+                layer_dims: int | None = None) -> torch.Tensor:
+    """The trained mask at rest: bool, the shape of `scores` (see `topk_mask` for `layer_dims`)."""
+    return _hard_and_soft(scores, kind, density, layer_dims)[0]
 
 
 class _MaskedWeight(torch.autograd.Function):
-    """W ⊙ M from a bool M in one pass; the gradient reaching `soft` is ∂L/∂(W ⊙ M) ⊙ W (straight-through)."""
+    """W ⊙ M from a bool M in one pass; the gradient reaching `soft` is ∂L/∂(W ⊙ M) ⊙ W (straight-through) and,
+    when W requires it, the gradient reaching W is ∂L/∂(W ⊙ M) ⊙ M (summed over stacked tasks)."""
 
     @staticmethod
     def forward(ctx, w, hard, soft):
-        ctx.save_for_backward(w)
+        ctx.save_for_backward(w, hard if ctx.needs_input_grad[0] else None)
         m = hard.to(w.dtype)  # (torch.where on a bool mask is several times slower on CPU)
         return m.mul_(w) if m.shape == torch.broadcast_shapes(m.shape, w.shape) else m * w
 
     @staticmethod
     def backward(ctx, grad):
-        (w,) = ctx.saved_tensors
-        return None, None, grad * w
+        w, hard = ctx.saved_tensors
+        grad_w = None
+        if ctx.needs_input_grad[0]:
+            grad_w = grad * hard.to(grad.dtype)
+            if grad_w.shape != w.shape:  # W broadcast over stacked tasks: sum their gradients
+                grad_w = grad_w.sum_to_size(w.shape)
+        return grad_w, None, (grad * w if ctx.needs_input_grad[2] else None)
 
 
 def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
                   density: float | None = None) -> torch.Tensor:
-    """W ⊙ M(scores), M the mask `kind` names: the forward and gradient of `w * threshold_mask(scores)` (or
-    `topk_mask`) bit for bit, in three element-wise passes (threshold, cast, in-place product) instead of five."""
-    hard, soft = _hard_and_soft(scores, kind, density)
+    """W ⊙ M(scores), M the mask `kind` names, for scores of W's shape or stacked over tasks along leading dims
+    (a top-k layer is all of W's elements): the forward and gradients of `w * threshold_mask(scores)` (or
+    `topk_mask`) bit for bit, in three element-wise passes (threshold, cast, in-place product) instead of five.
+    W receives a gradient (∂L/∂(W ⊙ M) ⊙ M) only when it requires one."""
+    hard, soft = _hard_and_soft(scores, kind, density, w.dim())
     return _MaskedWeight.apply(w, hard, soft)
 
 
-def init_scores(net: MLP, seed: int, task: object) -> list[torch.Tensor]:
-    """Scores ~ U(±1/√fan_in): PyTorch's Kaiming-uniform (a=√5), as in the SupSup code; one draw per task
-    (or per any key naming a mask)."""
+def init_scores(net, seed: int, task: object) -> list[torch.Tensor]:
+    """Scores ~ U(±1/√fan_in) for every weight in net.shapes (in order): PyTorch's Kaiming-uniform (a=√5), as
+    in the SupSup code; one draw per task (or per any key naming a mask)."""
     out = []
-    for layer, (o, i) in enumerate(net.shapes):
-        bound = 1.0 / math.sqrt(i)
-        u = torch.rand(o, i, generator=generator("scores", seed, task, layer))
+    for layer, shape in enumerate(net.shapes):
+        bound = 1.0 / math.sqrt(fan_in(shape))
+        u = torch.rand(*shape, generator=generator("scores", seed, task, layer))
         out.append(u * (2 * bound) - bound)
     return out
 
@@ -98,7 +115,8 @@ _BITS = torch.tensor([128, 64, 32, 16, 8, 4, 2, 1], dtype=torch.uint8)
 
 
 def pack_bits(mask: torch.Tensor) -> torch.Tensor:
-    """bool (..., n) → uint8 (..., ⌈n/8⌉), big-endian bit order (as numpy.packbits)."""
+    """bool (..., n) → uint8 (..., ⌈n/8⌉), big-endian bit order (as numpy.packbits). For a mask of any shape,
+    pack mask.flatten(k) and restore with unpack_bits(...).view(shape)."""
     n = mask.shape[-1]
     pad = (-n) % 8
     m = torch.nn.functional.pad(mask.to(torch.uint8), (0, pad)).view(*mask.shape[:-1], -1, 8)
@@ -111,6 +129,7 @@ def unpack_bits(packed: torch.Tensor, n: int) -> torch.Tensor:
     return bits.flatten(start_dim=-2)[..., :n]
 
 
-def mask_bytes(net: MLP, packed: bool = True) -> int:
-    """Bytes to store one task's mask for `net`: 1 bit per weight packed, 1 byte as bool."""
-    return sum(math.ceil(o * i / 8) if packed else o * i for o, i in net.shapes)
+def mask_bytes(net, packed: bool = True) -> int:
+    """Bytes to store one task's mask for `net`: 1 bit per weight packed (each layer padded to a byte), 1 byte
+    as bool."""
+    return sum(math.ceil(math.prod(s) / 8) if packed else math.prod(s) for s in net.shapes)

@@ -14,13 +14,17 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .backbones import MLP, forward, signed_constant
+from .nets.init import signed_constant
+from .nets.mlp import MLP, forward
 from .data import TaskStream
 from .infer import alpha_grads, batch_correct, decision_groups, one_shot
 from .masks import init_scores, masked_weight
 from .progress import bar
 from .store import Checkpoint
 from .train import task_batches
+
+# Bump when a change alters this method's results: the cache key includes it, so old results miss.
+VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -60,7 +64,7 @@ class MaskBank:
         self.net, self.seed, self.lr, self.device = net, seed, lr, weights[0].device
         self.scores: list[list[torch.Tensor]] = []
         self.opts: list[torch.optim.Optimizer] = []
-        self.masks = [torch.zeros(0, o, i, dtype=torch.bool, device=self.device) for o, i in net.shapes]
+        self.masks = [torch.zeros(0, *shape, dtype=torch.bool, device=self.device) for shape in net.shapes]
 
     @property
     def k(self) -> int:

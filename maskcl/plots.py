@@ -54,7 +54,8 @@ def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: f
 
 def provenance_of(results: list[dict]) -> dict:
     """The provenance of a figure: every run's key, config and provenance, plus summed wall time."""
-    runs = [{"key": r["key"], "experiment": r["experiment"], "config": r["config"], **r["provenance"]}
+    runs = [{"key": r["key"], "experiment": r["experiment"], "method_version": r.get("method_version"),
+             "config": r["config"], **r["provenance"]}
             for r in results]
     return {"profiles": sorted({r["profile"] for r in runs}), "devices": sorted({r["device"] for r in runs}),
             "seeds": sorted({r["config"]["seed"] for r in runs}),

@@ -17,10 +17,10 @@ from pathlib import Path
 import torch
 
 from . import baselines, batche, hopfield, impress, nns, psp, supsup
-from .backbones import mlp
+from .nets.mlp import mlp
 from .data import load_dataset, task_stream
 from .paths import cache_dir, results_dir
-from .store import Checkpoint, config_dict, config_key, read_json, write_json
+from .store import Checkpoint, config_dict, config_key, key_of, read_json, write_json
 from .train import TrainConfig
 
 
@@ -37,6 +37,10 @@ _STREAM_METHODS = {"supsup": supsup.run, "upper_bound": baselines.upper_bound, "
                    "nns": nns.run, "psp": psp.run, "batche": batche.run}  # configured by Experiment
 METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
            "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn}
+# Each method's version (its module's VERSION) enters the key of its results.
+VERSIONS = {"supsup": supsup.VERSION, "upper_bound": baselines.VERSION, "lower_bound": baselines.VERSION,
+            "nns": nns.VERSION, "psp": psp.VERSION, "batche": batche.VERSION, "hopsupsup": hopfield.VERSION,
+            "impresslearn": impress.VERSION, "impress_gn": impress.VERSION}
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -115,8 +119,28 @@ def provenance(profile: str, device: torch.device, wall_s: float) -> dict:
     }
 
 
-def result_path(exp: Experiment, results: Path | None = None) -> Path:
-    return Path(results or results_dir()) / exp.method / f"{config_key(exp.method, exp)}.json"
+def key(exp) -> str:
+    return config_key(exp.method, exp, VERSIONS[exp.method])
+
+
+def result_path(exp, results: Path | None = None) -> Path:
+    return Path(results or results_dir()) / exp.method / f"{key(exp)}.json"
+
+
+def stale(results: Path) -> list[str]:
+    """Every result under `results` that the current code would not produce: its method is unknown, its method
+    version is not the current one, or its file name is not the key of its own config and version."""
+    out = []
+    for path in sorted(Path(results).glob("*/*.json")):
+        res = read_json(path)
+        name, version = res.get("experiment"), res.get("method_version")
+        if name not in VERSIONS:
+            out.append(f"{path}: unknown method {name!r}")
+        elif version != VERSIONS[name]:
+            out.append(f"{path}: made by {name} version {version}, the code is at version {VERSIONS[name]}")
+        elif path.stem != key_of(name, res["config"], version):
+            out.append(f"{path}: file name is not the key of its config")
+    return out
 
 
 def run(exp, profile: str = "custom", device: str = "auto", results: Path | None = None,
@@ -127,11 +151,11 @@ def run(exp, profile: str = "custom", device: str = "auto", results: Path | None
     if path.exists():
         return read_json(path)
     dev = resolve_device(device)
-    key = config_key(exp.method, exp)
-    ckpt = Checkpoint(Path(cache or cache_dir()) / "ckpt" / key)
+    ckpt = Checkpoint(Path(cache or cache_dir()) / "ckpt" / key(exp))
     start = time.perf_counter()
     out = METHODS[exp.method](exp, ckpt, dev)
-    result = {"key": key, "experiment": exp.method, "config": config_dict(exp), **out,
+    result = {"key": key(exp), "experiment": exp.method, "method_version": VERSIONS[exp.method],
+              "config": config_dict(exp), **out,
               "provenance": provenance(profile, dev, time.perf_counter() - start)}
     write_json(path, result)
     return result

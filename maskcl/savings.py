@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .backbones import mlp
+from .nets.mlp import mlp
 
 KB = 1024
 INDEX_BYTES = 2  # a 16-bit index per kept weight

@@ -29,8 +29,14 @@ def config_dict(cfg) -> dict:
     return out
 
 
-def config_key(name: str, cfg) -> str:
-    blob = json.dumps({"experiment": name, "config": config_dict(cfg)}, sort_keys=True)
+def config_key(name: str, cfg, version: int) -> str:
+    """The results-store key of a run: a hash of the experiment name, its config and the method's version, so a
+    method change that bumps the version misses every cached result of the old code."""
+    return key_of(name, config_dict(cfg), version)
+
+
+def key_of(name: str, config: dict, version: int) -> str:
+    blob = json.dumps({"experiment": name, "config": config, "version": version}, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -60,6 +66,10 @@ def read_json(path: Path):
         return json.load(f)
 
 
+def layer_key(layer: int) -> str:
+    return f"layer{layer}"
+
+
 class Checkpoint:
     """A folder of named pieces of one run; a piece exists whole or not at all."""
 
@@ -74,6 +84,16 @@ class Checkpoint:
 
     def load_tensors(self, name: str, device="cpu") -> dict[str, torch.Tensor]:
         return {k: v.to(device) for k, v in load_file(str(self.folder / name)).items()}
+
+    def save_layers(self, name: str, layers: list[torch.Tensor]) -> None:
+        """Per-layer tensors in their order (a net's layer order is explicit, never a sorted dict's)."""
+        self.save_tensors(name, {layer_key(l): t for l, t in enumerate(layers)})
+
+    def load_layers(self, name: str, n_layers: int, device="cpu") -> list[torch.Tensor]:
+        saved = self.load_tensors(name, device)
+        if len(saved) != n_layers:
+            raise ValueError(f"{self.folder / name} holds {len(saved)} layers, expected {n_layers}")
+        return [saved[layer_key(l)] for l in range(n_layers)]
 
     def save_json(self, name: str, obj) -> None:
         write_json(self.folder / name, obj)

@@ -8,16 +8,21 @@ tasks is the mean over tasks 1..t with inference among the first t masks.
 from __future__ import annotations
 
 import itertools
+import math
 
 import torch
 
-from .backbones import MLP, signed_constant
+from .nets.init import signed_constant
+from .nets.mlp import MLP
 from .data import TaskStream
 from .infer import batch_correct, decision_groups, infer
 from .masks import mask_bytes, pack_bits, unpack_bits
 from .progress import bar
 from .store import Checkpoint
 from .train import train_masks
+
+# Bump when a change alters this method's results: the cache key includes it, so old results miss.
+VERSION = 1
 
 
 def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, ckpt: Checkpoint,
@@ -34,12 +39,12 @@ def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, c
         if chunk in done["chunks"]:
             continue
         masks = train_masks(stream, net, weights, tasks[i0:i1], cfg, seed, keys[i0:i1])
-        ckpt.save_tensors(chunk, {f"layer{l}": pack_bits(m.flatten(1)) for l, m in enumerate(masks)})
+        ckpt.save_layers(chunk, [pack_bits(m.flatten(1)) for m in masks])
         done["chunks"].append(chunk)
         ckpt.save_json(f"{name}.json", done)
-    per_chunk = [ckpt.load_tensors(n, device) for n in done["chunks"]]
-    return [torch.cat([unpack_bits(c[f"layer{l}"], o * i).view(-1, o, i) for c in per_chunk])
-            for l, (o, i) in enumerate(net.shapes)]
+    per_chunk = [ckpt.load_layers(n, len(net.shapes), device) for n in done["chunks"]]
+    return [torch.cat([unpack_bits(c[l], math.prod(shape)).view(-1, *shape) for c in per_chunk])
+            for l, shape in enumerate(net.shapes)]
 
 
 def scored(correct: torch.Tensor, guess: torch.Tensor, task: int, n: int) -> tuple[float, float]:

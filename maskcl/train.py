@@ -14,7 +14,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .backbones import MLP, forward
+from .nets.mlp import MLP, forward
 from .data import TaskStream, batch_order
 from .masks import binary_mask, init_scores, masked_weight
 from .progress import bar
@@ -95,7 +95,7 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     order = task_batches(stream, tasks, cfg, seed, keys)
     masked = lambda: [masked_weight(w, s, cfg.mask, cfg.density) for w, s in zip(weights, scores)]  # noqa: E731
     fit(scores, batched_loss(stream, order, tasks, masked), cfg, desc=f"masks {tasks[0]}..{tasks[-1]}")
-    return [binary_mask(s, cfg.mask, cfg.density) for s in scores]
+    return [binary_mask(s, cfg.mask, cfg.density, layer_dims=s.dim() - 1) for s in scores]
 
 
 def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[int], cfg: TrainConfig,

@@ -1,5 +1,6 @@
 """Small shared fixtures: a synthetic permuted stream and a tiny network, so tests need no real data."""
-from maskcl.backbones import MLP, signed_constant
+from maskcl.nets.init import signed_constant
+from maskcl.nets.mlp import MLP
 from maskcl.data import synthetic_mnist, task_stream
 
 

@@ -1,7 +1,7 @@
 import torch
 
 from maskcl import batche
-from maskcl.backbones import MLP
+from maskcl.nets.mlp import MLP
 from maskcl.infer import decision_groups
 from maskcl.runs import Experiment
 from maskcl.store import Checkpoint

@@ -1,7 +1,7 @@
 import torch
 
 from maskcl import hopfield
-from maskcl.backbones import signed_constant
+from maskcl.nets.init import signed_constant
 from maskcl.data import synthetic_mnist, task_stream
 from maskcl.seeding import generator
 from maskcl.store import Checkpoint

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from maskcl import impress, savings
-from maskcl.backbones import kaiming_normal
+from maskcl.nets.init import kaiming_normal
 from maskcl.baselines import accuracy
 from maskcl.store import Checkpoint
 from maskcl.train import TrainConfig, fit, train_masks

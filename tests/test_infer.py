@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from maskcl.backbones import forward
+from maskcl.nets.mlp import forward
 from maskcl.infer import (alpha_grads, batch_correct, binary, decision_groups, entropy, objective_fn, one_shot,
                           superfluous_logsumexp)
 from maskcl.train import TrainConfig, train_masks

@@ -1,7 +1,8 @@
 import torch
 
 from maskcl import nns, runs
-from maskcl.backbones import MLP, signed_constant
+from maskcl.nets.init import signed_constant
+from maskcl.nets.mlp import MLP
 from maskcl.store import Checkpoint, read_json
 from maskcl.train import TrainConfig
 

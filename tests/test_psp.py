@@ -1,7 +1,8 @@
 import torch
 
 from maskcl import psp
-from maskcl.backbones import MLP, forward, kaiming_normal
+from maskcl.nets.init import kaiming_normal
+from maskcl.nets.mlp import MLP, forward
 from maskcl.runs import Experiment
 from maskcl.store import Checkpoint
 from maskcl.train import TrainConfig

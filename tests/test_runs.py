@@ -36,8 +36,8 @@ def test_result_is_cached_and_records_provenance(tmp_path):
 
 def test_parallel_is_not_part_of_the_key_and_does_not_change_results(tmp_path):
     seq = replace(TINY, parallel=1)
-    assert config_key("supsup", seq) == config_key("supsup", TINY)
-    assert config_key("supsup", replace(TINY, seed=1)) != config_key("supsup", TINY)
+    assert config_key("supsup", seq, 1) == config_key("supsup", TINY, 1)
+    assert config_key("supsup", replace(TINY, seed=1), 1) != config_key("supsup", TINY, 1)
     a = run(seq, device="cpu", results=tmp_path / "a", cache=tmp_path / "ca")
     b = run(TINY, device="cpu", results=tmp_path / "b", cache=tmp_path / "cb")
     assert a["rows"] == b["rows"] and a["per_task"] == b["per_task"]
@@ -130,4 +130,30 @@ def test_options_added_later_keep_old_keys():
     assert "gammas" not in config_dict(plain)
     with_gammas = Experiment(inference="binary", gammas=(0.1,))
     assert config_dict(with_gammas)["gammas"] == [0.1]
-    assert config_key("supsup", with_gammas) != config_key("supsup", Experiment(inference="binary"))
+    assert config_key("supsup", with_gammas, 1) != config_key("supsup", Experiment(inference="binary"), 1)
+
+
+def test_bumping_a_method_version_misses_the_cache_and_marks_old_results_stale(tmp_path, monkeypatch):
+    from maskcl import runs
+
+    results, cache = tmp_path / "r", tmp_path / "c"
+    old = run(TINY, device="cpu", results=results, cache=cache)
+    assert old["method_version"] == runs.VERSIONS["supsup"] and runs.stale(results) == []
+    monkeypatch.setitem(runs.VERSIONS, "supsup", runs.VERSIONS["supsup"] + 1)
+    assert result_path(TINY, results).stem != old["key"]  # the old result is no longer found ...
+    assert [line.split(":")[0] for line in runs.stale(results)] == [str(results / "supsup" / f"{old['key']}.json")]
+    new = run(TINY, device="cpu", results=results, cache=cache)  # ... so the run is computed again
+    assert new["key"] != old["key"] and new["method_version"] == old["method_version"] + 1
+    assert new["per_task"] == old["per_task"]  # (nothing changed in the code here)
+
+
+def test_from_results_names_stale_results_instead_of_plotting(tmp_path):
+    store = tmp_path / "results"
+    res = run(TINY, device="cpu", results=store, cache=tmp_path / "c")
+    path = store / "supsup" / f"{res['key']}.json"
+    path.write_text(json.dumps({**res, "method_version": 0}))
+    env = {**os.environ, "MASKCL_PYTHON": sys.executable, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--results", str(store), "--only", "01"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 3, out.stderr
+    assert str(path) in out.stderr and "version 0" in out.stderr and "Executing" not in out.stderr

@@ -1,6 +1,6 @@
 import torch
 
-from maskcl.backbones import forward
+from maskcl.nets.mlp import forward
 from maskcl.train import TrainConfig, train_masks
 from tests.helpers import synthetic_stream, tiny_net
 
