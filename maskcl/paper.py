@@ -103,3 +103,19 @@ SUPSUP_BATCHE = {
     ("Tab 7", "BatchE (GNu H)", "fc", 500): _row(66.08, 61.89, 60.93, 59.33, 57.37, 55.74),
     ("Tab 4", "Upper Bound", "fc", None): SUPSUP[("Tab 4", "Upper Bound", "fc", None)],
 }
+
+# SupSup Table 2 (Fig. 2-right): SplitCIFAR100, 20 tasks of 5 classes, reduced ResNet-18, scenario GG; mean ± std
+# over 5 seeds and bytes for all 20 tasks. SupSup rows are for Erdős–Rényi k = 1, 2, 4, 8, 16, 32 (in order).
+GG_SPARSITIES = (1, 2, 4, 8, 16, 32)
+SUPSUP_GG = {
+    "SupSup (GG)": [(77.56, 0.73, 408432), (83.62, 0.74, 508432), (86.45, 0.61, 695592), (88.09, 0.64, 1035792),
+                    (89.06, 0.75, 1630032), (89.57, 0.64, 2487472)],
+    "SupSup (GG) Transfer": [(79.53, 1.31, 408432), (85.33, 1.05, 508432), (88.52, 0.85, 695592),
+                             (90.12, 0.75, 1035792), (91.31, 0.74, 1630032), (91.66, 0.74, 2487472)],
+    "BatchE (GG)": [(79.75, 1.00, 4640800)],
+    "BatchE (GG) - Rand W": [(74.96, 0.68, 400240)],
+    "Separate Heads": [(70.60, 1.40, 4544560)],
+    "Separate Heads - Rand W": [(50.00, 1.37, 184000)],
+    "Upper Bound": [(91.62, 0.89, 89675200)],
+}
+SUPSUP_GG_LOWER_BOUND = 24.5  # §4.1: omitted from Fig. 2 because of forgetting

@@ -17,11 +17,13 @@ from pathlib import Path
 import torch
 
 from . import baselines, batche, hopfield, impress, nns, psp, supsup
+from .data import class_split, load_cifar, load_dataset, synthetic_cifar, task_stream
+from .methods import gg_baselines, supsup_gg
 from .nets.mlp import mlp
-from .data import load_dataset, task_stream
+from .nets.resnet import ResNet
 from .paths import cache_dir, results_dir
 from .store import Checkpoint, config_dict, config_key, key_of, read_json, write_json
-from .train import TrainConfig
+from .train import EpochConfig, TrainConfig
 
 
 def _on_stream(method):
@@ -33,14 +35,33 @@ def _on_stream(method):
     return go
 
 
+def _on_images(method):
+    """Adapt a method(exp, ckpt, stream, net, device) over a SplitCIFAR class split to method(exp, ckpt, device)."""
+    def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
+        stream = class_split(exp.data, image_data(exp.data, exp.seed), exp.n_tasks, exp.per_task, exp.seed, device)
+        return method(exp, ckpt, stream, ResNet(exp.per_task, exp.width), device)
+    return go
+
+
+def image_data(name: str, seed: int = 0) -> dict:
+    """'cifar100' (the paper's), 'cifar10' (the real-image stand-in) from MASKCL_DATA, or 'synthetic'."""
+    if name == "synthetic":
+        return synthetic_cifar(10, seed)
+    return load_cifar(name)
+
+
+_IMAGE_METHODS = {"supsup_gg": supsup_gg.run, "upper_bound_gg": gg_baselines.upper_bound,
+                  "separate_heads": gg_baselines.separate_heads, "batche_gg": gg_baselines.batche}
 _STREAM_METHODS = {"supsup": supsup.run, "upper_bound": baselines.upper_bound, "lower_bound": baselines.lower_bound,
                    "nns": nns.run, "psp": psp.run, "batche": batche.run}  # configured by Experiment
 METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
+           **{name: _on_images(fn) for name, fn in _IMAGE_METHODS.items()},
            "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn}
 # Each method's version (its module's VERSION) enters the key of its results.
 VERSIONS = {"supsup": supsup.VERSION, "upper_bound": baselines.VERSION, "lower_bound": baselines.VERSION,
             "nns": nns.VERSION, "psp": psp.VERSION, "batche": batche.VERSION, "hopsupsup": hopfield.VERSION,
-            "impresslearn": impress.VERSION, "impress_gn": impress.VERSION}
+            "impresslearn": impress.VERSION, "impress_gn": impress.VERSION, "supsup_gg": supsup_gg.VERSION,
+            **{name: gg_baselines.VERSION for name in ("upper_bound_gg", "separate_heads", "batche_gg")}}
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -71,9 +92,37 @@ class Experiment:
             raise ValueError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
         if self.method not in _STREAM_METHODS:
             raise ValueError(f"{self.method!r} runs have their own config (hopfield.HopExperiment, "
-                             "impress.ImpressExperiment, impress.ImpressGNExperiment), not Experiment")
+                             "impress.ImpressExperiment, impress.ImpressGNExperiment, GGExperiment), not Experiment")
         if not self.checkpoints or max(self.checkpoints) > self.n_tasks or min(self.checkpoints) < 1:
             raise ValueError(f"checkpoints {self.checkpoints} must lie in 1..n_tasks={self.n_tasks}")
+
+
+@dataclass(frozen=True)
+class GGExperiment:
+    """One run on SplitCIFAR in scenario GG (SupSup §4.1, appendix D.1): `data` is cifar100 (the paper's: 20 tasks
+    of 5 classes, class order RandomState(seed).permutation(100)), cifar10 (the real-image stand-in: 5 tasks of 2)
+    or synthetic (tests)."""
+
+    method: str = "supsup_gg"  # supsup_gg | upper_bound_gg | separate_heads | batche_gg
+    data: str = "cifar100"
+    n_tasks: int = 20
+    per_task: int = 5
+    width: int = 20  # nf of the reduced ResNet-18
+    sparsity: float = 1  # SupSup: k of the Erdős–Rényi budget
+    transfer: bool = False  # SupSup: scores start from the running mean of earlier masks (D.5)
+    rand_w: bool = False  # baselines: the trunk / W is never trained
+    train: EpochConfig = EpochConfig()
+    first_epochs: int | None = None  # task 0's epochs when they differ (Fig. 11-right: 250)
+    train_limit: int | None = None  # training images per task (None: all)
+    test_limit: int | None = None  # test images per task (None: all)
+    curves: bool = False  # SupSup: test accuracy after every epoch (Fig. 11-right)
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.method not in _IMAGE_METHODS:
+            raise ValueError(f"unknown GG method {self.method!r}; choose one of {sorted(_IMAGE_METHODS)}")
+        if self.data not in ("cifar100", "cifar10", "synthetic"):
+            raise ValueError(f"unknown data {self.data!r}; choose 'cifar100', 'cifar10' or 'synthetic'")
 
 
 def check_profile(profile: str) -> str:

@@ -66,10 +66,6 @@ def read_json(path: Path):
         return json.load(f)
 
 
-def layer_key(layer: int) -> str:
-    return f"layer{layer}"
-
-
 class Checkpoint:
     """A folder of named pieces of one run; a piece exists whole or not at all."""
 
@@ -85,15 +81,21 @@ class Checkpoint:
     def load_tensors(self, name: str, device="cpu") -> dict[str, torch.Tensor]:
         return {k: v.to(device) for k, v in load_file(str(self.folder / name)).items()}
 
-    def save_layers(self, name: str, layers: list[torch.Tensor]) -> None:
-        """Per-layer tensors in their order (a net's layer order is explicit, never a sorted dict's)."""
-        self.save_tensors(name, {layer_key(l): t for l, t in enumerate(layers)})
+    def save_layers(self, name: str, layers: list[torch.Tensor], **more: list[torch.Tensor]) -> None:
+        """Per-layer tensors in their order (a net's layer order is explicit, never a sorted dict's), and any
+        further ordered lists by name (e.g. stats=[...] for per-task batch-norm statistics)."""
+        lists = {"layer": layers, **more}
+        self.save_tensors(name, {f"{k}{i}": t for k, ts in lists.items() for i, t in enumerate(ts)})
 
-    def load_layers(self, name: str, n_layers: int, device="cpu") -> list[torch.Tensor]:
+    def load_layers(self, name: str, n_layers: int, device="cpu", **more: int) -> list[torch.Tensor]:
+        """The layers saved by `save_layers`; with more=dict(stats=20) also those lists: (layers, stats)."""
         saved = self.load_tensors(name, device)
-        if len(saved) != n_layers:
-            raise ValueError(f"{self.folder / name} holds {len(saved)} layers, expected {n_layers}")
-        return [saved[layer_key(l)] for l in range(n_layers)]
+        want = {"layer": n_layers, **more}
+        if len(saved) != sum(want.values()):
+            raise ValueError(f"{self.folder / name} holds {len(saved)} tensors, expected "
+                             + ", ".join(f"{n} {k}" for k, n in want.items()))
+        lists = [[saved[f"{k}{i}"] for i in range(n)] for k, n in want.items()]
+        return lists[0] if not more else tuple(lists)
 
     def save_json(self, name: str, obj) -> None:
         write_json(self.folder / name, obj)

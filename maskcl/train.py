@@ -8,6 +8,7 @@ the stacked tensors is B independent optimisers. Hence batched training equals s
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
@@ -18,6 +19,7 @@ from .nets.mlp import MLP, forward
 from .data import TaskStream, batch_order
 from .masks import binary_mask, init_scores, masked_weight
 from .progress import bar
+from .seeding import generator
 
 
 @dataclass(frozen=True)
@@ -44,22 +46,30 @@ def task_batches(stream: TaskStream, tasks: Sequence[int], cfg: TrainConfig, see
 
 def fit(params: list[torch.Tensor], step_loss: Callable[[int], torch.Tensor], cfg: TrainConfig,
         desc: str = "train", snapshot_at: Sequence[int] = (), momentum: float = 0.0,
-        optimizer: str = "rmsprop") -> list[list[torch.Tensor]]:
+        optimizer: str = "rmsprop", weight_decay: float = 0.0, lr_at: Callable[[int], float] | None = None,
+        after_step: Callable[[int], None] | None = None) -> list[list[torch.Tensor]]:
     """cfg.steps of RMSprop (or Adam) on `params`, minimising step_loss(step); returns copies of the params
     after each step count in `snapshot_at` (one optimiser throughout, so a snapshot equals a shorter run).
-    Both optimisers are element-wise, so stacked tasks are independent optimisers."""
+    Both optimisers are element-wise, so stacked tasks are independent optimisers. Options: L2 `weight_decay`
+    (as torch's), a learning rate per step `lr_at(step)`, and `after_step(step)` called after each update."""
     if optimizer == "adam":
-        opt = torch.optim.Adam(params, lr=cfg.lr)
+        opt = torch.optim.Adam(params, lr=cfg.lr, weight_decay=weight_decay)
     elif optimizer == "rmsprop":
-        opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.99, eps=1e-8, momentum=momentum)
+        opt = torch.optim.RMSprop(params, lr=cfg.lr, alpha=0.99, eps=1e-8, momentum=momentum,
+                                  weight_decay=weight_decay)
     else:
         raise ValueError(f"unknown optimizer {optimizer!r}; choose 'rmsprop' or 'adam'")
     snapshots = []
     for step in bar(range(cfg.steps), desc=desc):
+        if lr_at is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(step)
         loss = step_loss(step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if after_step is not None:
+            after_step(step)
         if step + 1 in snapshot_at:
             snapshots.append([p.detach().clone() for p in params])
     return snapshots
@@ -105,3 +115,43 @@ def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[in
     order = task_batches(stream, tasks, cfg, seed)
     fit(params, batched_loss(stream, order, tasks, lambda: params), cfg, desc=f"dense {tasks[0]}..{tasks[-1]}")
     return [p.detach() for p in params]
+
+
+@dataclass(frozen=True)
+class EpochConfig:
+    """SupSup appendix D.1 (SplitCIFAR, GG): Adam lr 1e-3 with the official code's weight decay 1e-4, batch 128,
+    cosine decay per epoch (torch's CosineAnnealingLR, T_max = epochs) and no warmup; a fresh optimiser per
+    task; training images augmented by random crop (padding 4) and horizontal flip."""
+
+    epochs: int = 100
+    batch: int = 128
+    lr: float = 1e-3
+    weight_decay: float = 1e-4
+    augment: bool = True
+
+
+def fit_epochs(stream, task: int, params: list[torch.Tensor], loss_fn: Callable, cfg: EpochConfig, seed: int,
+               key: object, limit: int | None = None, desc: str = "train",
+               after_epoch: Callable[[int], None] | None = None) -> None:
+    """cfg.epochs passes over the first `limit` training rows of `task` (each epoch in the order drawn from
+    (seed, key, epoch), the last batch smaller), minimising loss_fn(x, y) with Adam; augmentation of batch b of
+    epoch e drawn from (seed, key, e, b). `after_epoch(e)` runs after epoch e (0-based)."""
+    idx = stream.indices(task, "train")[:limit]
+    per_epoch = -(-len(idx) // cfg.batch)
+    batches = [idx[torch.randperm(len(idx), generator=generator("epoch-order", seed, key, e)).to(idx.device)]
+               .split(cfg.batch) for e in range(cfg.epochs)]
+
+    def step_loss(step: int) -> torch.Tensor:
+        e, b = divmod(step, per_epoch)
+        g = generator("augment", seed, key, e, b) if cfg.augment else None
+        return loss_fn(*stream.inputs("train", batches[e][b], augment=g))
+
+    def lr_at(step: int) -> float:
+        return 0.5 * (1 + math.cos(math.pi * (step // per_epoch) / cfg.epochs)) * cfg.lr
+
+    def after_step(step: int) -> None:
+        if after_epoch is not None and (step + 1) % per_epoch == 0:
+            after_epoch(step // per_epoch)
+
+    fit(params, step_loss, TrainConfig(steps=cfg.epochs * per_epoch, batch=cfg.batch, lr=cfg.lr), desc=desc,
+        optimizer="adam", weight_decay=cfg.weight_decay, lr_at=lr_at, after_step=after_step)

@@ -152,5 +152,5 @@ def test_layer_order_is_explicit_for_a_12_layer_net(tmp_path):
     back = ckpt.load_layers("m.safetensors", 12)
     assert [unpack_bits(b, math.prod(s)).view(-1, *s).shape[1:] for b, s in zip(back, net.shapes)] == net.shapes
     assert all(torch.equal(unpack_bits(b, math.prod(s)).view(-1, *s), m) for b, s, m in zip(back, net.shapes, masks))
-    with pytest.raises(ValueError, match="holds 12 layers, expected 11"):
+    with pytest.raises(ValueError, match="holds 12 tensors, expected 11 layer"):
         ckpt.load_layers("m.safetensors", 11)

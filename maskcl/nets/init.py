@@ -27,6 +27,16 @@ def signed_constant(net, seed: int, device: str | torch.device = "cpu") -> list[
     return weights
 
 
+def torch_default(net, seed: object, device: str | torch.device = "cpu") -> list[torch.Tensor]:
+    """torch's default Conv2d/Linear init, Kaiming-uniform with a = √5: U(±1/√fan_in) (the SupSup code's
+    `conv_init: default` for its dense GG baselines)."""
+    out = []
+    for layer, shape in enumerate(net.shapes):
+        bound = 1.0 / math.sqrt(fan_in(shape))
+        out.append((torch.rand(*shape, generator=generator("torch-default", seed, layer)) * 2 * bound - bound).to(device))
+    return out
+
+
 def kaiming_normal(net, seed: object, device: str | torch.device = "cpu") -> list[torch.Tensor]:
     """Trainable dense weights ~ N(0, 2/fan_in) (the dense baselines: upper/lower bound, separate heads)."""
     return [(torch.randn(*shape, generator=generator("kaiming-normal", seed, layer))

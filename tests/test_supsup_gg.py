@@ -1,0 +1,112 @@
+"""The reduced ResNet-18, SupSup in scenario GG (ER budget, per-task batch-norm statistics, Transfer), its
+baselines and Table 2's byte accounting."""
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from maskcl.data import class_split, synthetic_cifar
+from maskcl.masks import binary_mask, init_scores
+from maskcl.methods import supsup_gg
+from maskcl.methods.supsup_gg import er_densities, train_task, transfer_init
+from maskcl.nets.init import signed_constant
+from maskcl.nets.resnet import ResNet, forward, init_stats
+from maskcl.runs import GGExperiment, run
+from maskcl.savings import gg_bytes
+from maskcl.train import EpochConfig
+
+TINY = ResNet(n_classes=2, nf=4)
+
+
+def tiny_stream(n_tasks=2, per_task=2, n_train=64, seed=0):
+    return class_split("synthetic", synthetic_cifar(n_tasks * per_task, seed, n_train, 16), n_tasks, per_task, seed)
+
+
+def test_reduced_resnet18_matches_the_official_sizes():
+    net = ResNet()
+    assert len(net.shapes) == 21 and len(net.bn_channels) == 20 and sum(net.bn_channels) == 1500
+    assert net.n_weights == 1_090_940 and net.shapes[0] == (20, 3, 3, 3) and net.shapes[-1] == (5, 160, 1, 1)
+    assert [n for n in net.names if "shortcut" in n] == ["layer2.0.shortcut", "layer3.0.shortcut", "layer4.0.shortcut"]
+    w = signed_constant(TINY, 0)
+    x = torch.randn(6, 3, 32, 32)
+    assert forward(x, TINY, w).shape == (6, 2) and forward(x, TINY, w, head=False).shape == (6, 32)
+    with pytest.raises(ValueError, match="running statistics"):
+        forward(x, TINY, w, train=False)
+
+
+def test_er_densities_follow_the_official_formula():
+    net = ResNet()
+    d1, d32 = er_densities(net, 1), er_densities(net, 32)
+    assert d1[0] == pytest.approx((20 + 3) / (20 * 3 * 9))
+    assert d1[-1] == pytest.approx((5 + 160) / (5 * 160))
+    assert d32[0] == 0.5 and d32[-1] == 0.5  # capped at one half
+    assert all(a <= b for a, b in zip(d1, d32))
+    scores = init_scores(net, 0, 0)
+    for s, d in zip(scores, d1):  # top-k keeps exactly ⌈ρ_l·n_l⌉ of each whole layer
+        assert int(binary_mask(s, "topk", d).sum()) == math.ceil(d * s.numel())
+
+
+def test_training_one_task_leaves_another_tasks_statistics_untouched():
+    stream = tiny_stream()
+    w = signed_constant(TINY, 0)
+    dens = er_densities(TINY, 2)
+    cfg = EpochConfig(epochs=1, batch=32)
+    _, stats0, _ = train_task(stream, TINY, w, 0, init_scores(TINY, 0, 0), dens, cfg, 0)
+    before = [s.clone() for s in stats0]
+    assert not all(torch.equal(s, f) for s, f in zip(stats0, init_stats(TINY)))  # task 0 moved its own
+    _, stats1, _ = train_task(stream, TINY, w, 1, init_scores(TINY, 0, 1), dens, cfg, 0)
+    assert all(torch.equal(a, b) for a, b in zip(stats0, before))
+    assert not all(torch.equal(a, b) for a, b in zip(stats0, stats1))
+
+
+def test_transfer_starts_from_the_running_mean_of_earlier_masks():
+    g = torch.Generator().manual_seed(0)
+    masks = [[torch.rand(6, 5, generator=g) < 0.3, torch.rand(4, 6, generator=g) < 0.3] for _ in range(3)]
+    init = transfer_init(masks)
+    for l in range(2):
+        assert torch.equal(init[l], sum(m[l].float() for m in masks) / 3)
+    # the starting mask keeps the weights most earlier tasks used
+    start = binary_mask(init[0], "topk", 0.2)
+    assert init[0][start].min() >= init[0][~start].max()
+
+
+def test_gg_run_learns_resumes_and_records_bytes(tmp_path):
+    exp = GGExperiment(data="synthetic", n_tasks=2, per_task=2, width=4, sparsity=4, train=EpochConfig(epochs=6, batch=16, augment=False),
+                       test_limit=40, curves=True)
+    full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert full["rows"][0]["accuracy"] > 75  # chance is 50
+    assert [len(c) for c in full["curves"]] == [6, 6]
+    # resume: drop the second task from the checkpoint and the stored result, run again
+    ckpt = next((tmp_path / "c" / "ckpt").iterdir())
+    state = (ckpt / "gg.json").read_text()
+    import json
+    saved = json.loads(state)
+    (ckpt / "gg.json").write_text(json.dumps({k: v[:1] for k, v in saved.items()}))
+    for p in (tmp_path / "r").glob("*/*.json"):
+        p.unlink()
+    resumed = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert resumed["per_task"] == full["per_task"]
+
+
+@pytest.mark.parametrize("method, rand_w", [("upper_bound_gg", False), ("separate_heads", False),
+                                            ("separate_heads", True), ("batche_gg", False), ("batche_gg", True)])
+def test_baselines_learn_above_chance(tmp_path, method, rand_w):
+    exp = GGExperiment(method=method, rand_w=rand_w, data="synthetic", n_tasks=2, per_task=2, width=4,
+                       train=EpochConfig(epochs=6, batch=16, augment=False), test_limit=40)
+    res = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert res["rows"][0]["method"].endswith("Rand W") == rand_w
+    assert res["rows"][0]["accuracy"] > 60
+
+
+def test_table2_bytes_reproduce_the_paper_where_an_accounting_exists():
+    net = ResNet()
+    rows = gg_bytes(net, 20, {k: er_densities(net, k) for k in (1, 2, 4, 8, 16, 32)})
+    by = {(r["method"], r.get("sparsity")): r for r in rows}
+    for m in ("Upper Bound", "Separate Heads", "Separate Heads - Rand W", "BatchE (GG)", "BatchE (GG) - Rand W"):
+        assert by[(m, None)]["paper_rule"] == by[(m, None)]["paper"]
+    assert by[("Separate Heads", None)]["ours"] == 4_544_560 and by[("Upper Bound", None)]["paper"] == 89_675_200
+    # SupSup: 1 bit per weight for all 21 layers plus 1,500 statistics per task, for every k
+    assert by[("SupSup (GG)", 1)]["ours"] == 20 * (sum(math.ceil(math.prod(s) / 8) for s in net.shapes) + 6000)
+    bound = [by[("SupSup (GG)", k)]["entropy bound"] for k in (1, 2, 4, 8, 16, 32)]
+    assert bound == sorted(bound) and bound[-1] < by[("SupSup (GG)", 32)]["ours"]
