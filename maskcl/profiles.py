@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .hopfield import HopConfig, HopExperiment
-from .impress import AlphaConfig, ImpressExperiment, ImpressGNExperiment
+from .methods.hopfield import HopConfig, HopExperiment
+from .methods.impress import AlphaConfig, ImpressExperiment, ImpressGNExperiment
 from .paper import HOPSUPSUP, IMPRESS_DENSITIES, IMPRESS_SEEDS, TASKS_250, TASKS_2500
-from .runs import Experiment, check_profile
-from .train import TrainConfig
+from .runs import Experiment, GGExperiment, check_profile
+from .train import EpochConfig, TrainConfig
 
 # Dense baselines need no superfluous outputs: they use 10 outputs (the paper's Table 8 prints one
 # Upper/Lower Bound row for every output size).
@@ -151,3 +151,41 @@ def impress_gn(profile: str) -> ImpressGNExperiment:
     if profile == "quick":
         return ImpressGNExperiment(n_tasks=10, n_basis=10, mask_steps=300, test_limit=1000, parallel=10)
     return ImpressGNExperiment(n_tasks=3, n_basis=2, epochs=(1, 2), mask_steps=20, test_limit=256, dataset="auto")
+
+
+def supsup_gg(profile: str, seed: int = 0) -> list[GGExperiment]:
+    """SupSup Fig. 2-right / Table 2 and Fig. 11-right: SplitCIFAR in scenario GG — SupSup for every ER k, with
+    and without Transfer; Upper Bound, Separate Heads (± Rand W), BatchE (± Rand W); and Transfer with half the
+    epochs on every task after the first (Fig. 11-right).
+
+    paper: SplitCIFAR100, 20 tasks × 5 classes, 250 epochs per task (appendix D.1, and what the official launch
+    scripts pass; their yaml's 100 is overridden), k ∈ {1, …, 32}; Fig. 11-right: task 0 250 epochs, later tasks
+    50 with Transfer vs 100 without. One seed per call (the paper: 5 seeds and splits).
+    quick: the real-image stand-in SplitCIFAR10 (5 tasks × 2 classes), the first 1000 training images of each
+    task, 4 epochs, 1000 test images per task, k ∈ {1, 8}; Fig. 11-right: 4 epochs for task 0, later tasks 2
+    with Transfer vs 4 without.
+    smoke: synthetic images, 2 tasks, width 4, 1 epoch."""
+    check_profile(profile)
+    if profile == "paper":
+        common = dict(data="cifar100", n_tasks=20, per_task=5, train=EpochConfig(epochs=250))
+        ks, fig11 = (1, 2, 4, 8, 16, 32), dict(first_epochs=250, epochs=(50, 100))
+    elif profile == "quick":
+        common = dict(data="cifar10", n_tasks=5, per_task=2, train=EpochConfig(epochs=4), train_limit=1000,
+                      test_limit=1000)
+        ks, fig11 = (1, 8), dict(first_epochs=4, epochs=(2, 4))
+    else:
+        common = dict(data="synthetic", n_tasks=2, per_task=2, width=4, train=EpochConfig(epochs=1, batch=32),
+                      test_limit=40)
+        ks, fig11 = (1, 8), dict(first_epochs=1, epochs=(1, 1))
+    base = GGExperiment(seed=seed, **common)
+    runs = [replace(base, sparsity=k, transfer=t, curves=True) for k in ks for t in (False, True)]
+    runs += [replace(base, method=m, rand_w=r) for m in ("upper_bound_gg", "separate_heads", "batche_gg")
+             for r in ((False,) if m == "upper_bound_gg" else (False, True))]
+    k_fig11 = 8 if 8 in ks else ks[-1]
+    for transfer, epochs in zip((True, False), fig11["epochs"]):
+        first = None if epochs == fig11["first_epochs"] else fig11["first_epochs"]
+        run = replace(base, sparsity=k_fig11, transfer=transfer, first_epochs=first, curves=True,
+                      train=replace(base.train, epochs=epochs))
+        if run not in runs:
+            runs.append(run)
+    return runs

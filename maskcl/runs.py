@@ -16,9 +16,8 @@ from pathlib import Path
 
 import torch
 
-from . import baselines, batche, hopfield, impress, nns, psp, supsup
 from .data import class_split, load_cifar, load_dataset, synthetic_cifar, task_stream
-from .methods import gg_baselines, supsup_gg
+from .methods import batche, bounds, gg_baselines, hopfield, impress, nns, psp, supsup, supsup_gg
 from .nets.mlp import mlp
 from .nets.resnet import ResNet
 from .paths import cache_dir, results_dir
@@ -52,13 +51,13 @@ def image_data(name: str, seed: int = 0) -> dict:
 
 _IMAGE_METHODS = {"supsup_gg": supsup_gg.run, "upper_bound_gg": gg_baselines.upper_bound,
                   "separate_heads": gg_baselines.separate_heads, "batche_gg": gg_baselines.batche}
-_STREAM_METHODS = {"supsup": supsup.run, "upper_bound": baselines.upper_bound, "lower_bound": baselines.lower_bound,
+_STREAM_METHODS = {"supsup": supsup.run, "upper_bound": bounds.upper_bound, "lower_bound": bounds.lower_bound,
                    "nns": nns.run, "psp": psp.run, "batche": batche.run}  # configured by Experiment
 METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
            **{name: _on_images(fn) for name, fn in _IMAGE_METHODS.items()},
            "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn}
 # Each method's version (its module's VERSION) enters the key of its results.
-VERSIONS = {"supsup": supsup.VERSION, "upper_bound": baselines.VERSION, "lower_bound": baselines.VERSION,
+VERSIONS = {"supsup": supsup.VERSION, "upper_bound": bounds.VERSION, "lower_bound": bounds.VERSION,
             "nns": nns.VERSION, "psp": psp.VERSION, "batche": batche.VERSION, "hopsupsup": hopfield.VERSION,
             "impresslearn": impress.VERSION, "impress_gn": impress.VERSION, "supsup_gg": supsup_gg.VERSION,
             **{name: gg_baselines.VERSION for name in ("upper_bound_gg", "separate_heads", "batche_gg")}}

@@ -1,14 +1,90 @@
-"""Scoring a model on a task: accuracy in %, from any logits function, in batches without gradients."""
+"""Scoring, one implementation each: accuracy of a model on a task, and GNu scoring — a task decision per test
+batch, where a wrong decision makes the whole batch wrong (SupSup §4.2)."""
 from __future__ import annotations
 
+import itertools
 from typing import Callable
 
 import torch
 
+from .data import TaskStream
+from .infer import batch_correct, decision_groups, infer
+from .nets.mlp import forward
+from .progress import bar
+from .store import Checkpoint
+
 
 def accuracy(logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, y: torch.Tensor,
-             batch: int = 1000) -> float:
-    """100 · mean(argmax logits_fn(x) == y), evaluated `batch` rows at a time under no_grad."""
+             batch: int | None = None) -> float:
+    """100 · mean(argmax logits_fn(x) == y) under no_grad; with `batch`, the logits of `batch` rows at a time."""
     with torch.no_grad():
-        correct = sum(int((logits_fn(xb).argmax(-1) == yb).sum()) for xb, yb in zip(x.split(batch), y.split(batch)))
-    return 100.0 * correct / len(y)
+        pred = (logits_fn(x) if batch is None else torch.cat([logits_fn(xb) for xb in x.split(batch)])).argmax(-1)
+    return 100.0 * float((pred == y).float().mean())
+
+
+def mlp_accuracy(weights: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
+    """`accuracy` of the MLP with these (masked) weights."""
+    return accuracy(lambda xb: forward(xb, weights), x, y)
+
+
+def scored(correct: torch.Tensor, guess: torch.Tensor, task: int, n: int) -> tuple[float, float]:
+    """(accuracy %, task inferred correctly %) of one task's n test images in batches: `correct` counts the
+    right predictions per batch with the task's own mask, and a batch only counts when its guessed task is right."""
+    right = guess == task
+    return 100.0 * float((correct * right).sum()) / n, 100.0 * float(right.float().mean())
+
+
+def decided(stream: TaskStream, k: int, limit, choose, correct) -> tuple[list[float], list[float]]:
+    """`scored` for each task t < k: choose(x) guesses one task per test batch of x, correct(t, x, y) counts each
+    batch's right predictions with task t's own weights."""
+    acc, hit = [], []
+    for t in range(k):
+        x, y = stream.task_data(t, "test", limit)
+        a, h = scored(correct(t, x, y), choose(x), t, len(y))
+        acc.append(a)
+        hit.append(h)
+    return acc, hit
+
+
+def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
+    """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule[, γ]) in GNu,
+    plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
+    n_real = 10
+    correct, sizes = [], []
+    for t in range(exp.n_tasks):
+        x, y = stream.task_data(t, "test", exp.test_limit)
+        correct.append(batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch))
+        sizes.append(len(y))
+    per_task = {"GG": [100.0 * float(c.sum()) / n for c, n in zip(correct, sizes)]}
+    per_task.update(ckpt.load_json("eval.json", {}))
+    for k in bar(exp.checkpoints, desc="evaluate"):
+        sub = [m[:k] for m in masks]
+        # binary inference may also run with the top-γ element in place of the median (Fig. 11-left)
+        variants = [("", 0.5)] + [(f"|{g:g}", g) for g in exp.gammas if exp.inference == "binary"]
+        for objective, decide, (tag, keep) in itertools.product(exp.objectives, exp.decide, variants):
+            label = f"{objective}|{decide}|{k}{tag}"
+            if label in per_task:
+                continue
+            acc, hit = decided(stream, k, exp.test_limit,
+                               lambda x: torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep)
+                                                    for g in decision_groups(x, exp.test_batch, decide)]),
+                               lambda t, x, y: correct[t])
+            per_task[label] = acc
+            per_task[f"task-inference {label}"] = hit
+            ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
+    return per_task
+
+
+def result_rows(per_task: dict, checkpoints, name: str = "SupSup") -> list[dict]:
+    """Mean accuracy rows of `evaluate`'s per-task dict: '<name> (GG)' per checkpoint and one row per
+    (objective, decision rule, checkpoint) with its task-inference rate."""
+    rows = [{"method": f"{name} (GG)", "tasks": k, "accuracy": sum(per_task["GG"][:k]) / k} for k in checkpoints]
+    labels = [label.split("|") for label in per_task if "|" in label and not label.startswith("task-inference")]
+    for parts in sorted(labels, key=lambda p: (p[0], p[1], int(p[2]), p[3:])):  # resume-independent order
+        objective, decide, k = parts[:3]
+        label = "|".join(parts)
+        suffix = ("" if decide == "first" else ", full batch") + (f", γ={parts[3]}" if len(parts) > 3 else "")
+        rows.append({"method": f"{name} (GNu {objective}{suffix})", "tasks": int(k),
+                     "accuracy": sum(per_task[label]) / len(per_task[label]),
+                     "task_inference": sum(per_task[f"task-inference {label}"]) / len(per_task[label])})
+    return rows

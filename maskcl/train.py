@@ -17,9 +17,10 @@ import torch.nn.functional as F
 
 from .nets.mlp import MLP, forward
 from .data import TaskStream, batch_order
-from .masks import binary_mask, init_scores, masked_weight
+from .masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
 from .progress import bar
 from .seeding import generator
+from .store import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,28 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     masked = lambda: [masked_weight(w, s, cfg.mask, cfg.density) for w, s in zip(weights, scores)]  # noqa: E731
     fit(scores, batched_loss(stream, order, tasks, masked), cfg, desc=f"masks {tasks[0]}..{tasks[-1]}")
     return [binary_mask(s, cfg.mask, cfg.density, layer_dims=s.dim() - 1) for s in scores]
+
+
+def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, ckpt: Checkpoint,
+                 parallel: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
+    """Masks for `tasks` (per layer bool (n, out, in)), trained `parallel` at a time (see train_masks for
+    `keys`); every trained chunk is checkpointed bit-packed, so an interrupted run resumes at the first
+    missing chunk."""
+    device = weights[0].device
+    tasks, keys = list(tasks), list(keys or tasks)
+    done = ckpt.load_json(f"{name}.json", {"chunks": []})
+    for i0 in bar(range(0, len(tasks), parallel), desc=name):
+        i1 = min(i0 + parallel, len(tasks))
+        chunk = f"{name}_{i0:05d}_{i1 - 1:05d}.safetensors"
+        if chunk in done["chunks"]:
+            continue
+        masks = train_masks(stream, net, weights, tasks[i0:i1], cfg, seed, keys[i0:i1])
+        ckpt.save_layers(chunk, [pack_bits(m.flatten(1)) for m in masks])
+        done["chunks"].append(chunk)
+        ckpt.save_json(f"{name}.json", done)
+    per_chunk = [ckpt.load_layers(n, len(net.shapes), device) for n in done["chunks"]]
+    return [torch.cat([unpack_bits(c[l], math.prod(shape)).view(-1, *shape) for c in per_chunk])
+            for l, shape in enumerate(net.shapes)]
 
 
 def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[int], cfg: TrainConfig,

@@ -1,6 +1,6 @@
 import torch
 
-from maskcl import batche
+from maskcl.methods import batche
 from maskcl.nets.mlp import MLP
 from maskcl.infer import decision_groups
 from maskcl.runs import Experiment

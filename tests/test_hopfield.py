@@ -1,6 +1,6 @@
 import torch
 
-from maskcl import hopfield
+from maskcl.methods import hopfield
 from maskcl.nets.init import signed_constant
 from maskcl.data import synthetic_mnist, task_stream
 from maskcl.seeding import generator

@@ -3,9 +3,10 @@ import math
 import pytest
 import torch
 
-from maskcl import impress, savings
+from maskcl import savings
+from maskcl.methods import impress
 from maskcl.nets.init import kaiming_normal
-from maskcl.baselines import accuracy
+from maskcl.scoring import mlp_accuracy as accuracy
 from maskcl.store import Checkpoint
 from maskcl.train import TrainConfig, fit, train_masks
 

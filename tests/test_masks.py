@@ -40,8 +40,8 @@ def test_topk_rejects_bad_density():
 def test_score_init_bounds_and_reproducibility():
     net = mlp("lenet", 100)
     a, b, c = init_scores(net, 0, 0), init_scores(net, 0, 0), init_scores(net, 0, 1)
-    for s, (_, fan_in) in zip(a, net.shapes):
-        bound = 1 / math.sqrt(fan_in)
+    for s, (_, n_in) in zip(a, net.shapes):
+        bound = 1 / math.sqrt(n_in)
         assert s.abs().max() <= bound and s.abs().max() > 0.95 * bound
         assert abs(float((s >= 0).float().mean()) - 0.5) < 0.05  # ~50% density at start
     assert all(torch.equal(x, y) for x, y in zip(a, b))

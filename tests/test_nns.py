@@ -1,6 +1,7 @@
 import torch
 
-from maskcl import nns, runs
+from maskcl import runs
+from maskcl.methods import nns
 from maskcl.nets.init import signed_constant
 from maskcl.nets.mlp import MLP
 from maskcl.store import Checkpoint, read_json

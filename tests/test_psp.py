@@ -1,9 +1,10 @@
 import torch
 
-from maskcl import psp
+from maskcl.methods import psp
 from maskcl.nets.init import kaiming_normal
 from maskcl.nets.mlp import MLP, forward
 from maskcl.runs import Experiment
+from maskcl.scoring import accuracy
 from maskcl.store import Checkpoint
 from maskcl.train import TrainConfig
 
@@ -42,8 +43,8 @@ def test_psp_learns_remembers_with_contexts_and_resumes(tmp_path):
     ckpt = Checkpoint(tmp_path / "a")
     w = [ckpt.load_tensors("psp.safetensors")[f"w{l}"] for l in range(3)]
     x, y = stream.task_data(0, "test")
-    right = psp.accuracy(w, psp.contexts(net, exp.seed, 0), x, y)
-    wrong = psp.accuracy(w, psp.contexts(net, exp.seed, 1), x, y)
+    right = accuracy(lambda xb: psp.forward(xb, w, psp.contexts(net, exp.seed, 0)), x, y)
+    wrong = accuracy(lambda xb: psp.forward(xb, w, psp.contexts(net, exp.seed, 1)), x, y)
     assert right > wrong + 15
     # killed after one task, resumed: identical to the uninterrupted run
     short = Experiment(**{**exp.__dict__, "n_tasks": 1, "checkpoints": (1,)})

@@ -4,11 +4,9 @@ import math
 
 import pytest
 import torch
-import torch.nn.functional as F
 
 from maskcl.data import class_split, synthetic_cifar
 from maskcl.masks import binary_mask, init_scores
-from maskcl.methods import supsup_gg
 from maskcl.methods.supsup_gg import er_densities, train_task, transfer_init
 from maskcl.nets.init import signed_constant
 from maskcl.nets.resnet import ResNet, forward, init_stats

@@ -46,7 +46,7 @@ def _sequence(exp, ckpt: Checkpoint, stream, net: ResNet, name: str, state: dict
         state.update(zip(state, saved[1:]))
     for t in bar(range(len(acc), exp.n_tasks), desc=name):
         logits = train_task(t, state)
-        acc.append(accuracy(logits, *stream.task_data(t, "test", exp.test_limit)))
+        acc.append(accuracy(logits, *stream.task_data(t, "test", exp.test_limit), batch=500))
         ckpt.save_layers(f"{name}.safetensors", [], **state)
         ckpt.save_json(f"{name}.json", {"accuracy": acc})
     label = {"upper_bound_gg": "Upper Bound", "separate_heads": "Separate Heads", "batche_gg": "BatchE (GG)"}[name]

@@ -29,6 +29,8 @@ from ..train import fit_epochs
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
 
+EVAL_BATCH = 500  # test images per forward pass (memory only; results do not depend on it)
+
 
 def er_densities(net, k: float) -> list[float]:
     """Erdős–Rényi layer budget of the SupSup code: min(0.5, k·(out + in)/(out·in·kh·kw)) per layer."""
@@ -57,7 +59,7 @@ def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg,
         if curve_limit != 0:
             m = [binary_mask(s, "topk", d) for s, d in zip(scores, densities)]
             x, y = stream.task_data(task, "test", curve_limit)
-            curve.append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y))
+            curve.append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y, EVAL_BATCH))
 
     fit_epochs(stream, task, scores, lambda x, y: F.cross_entropy(forward(x, net, current(), stats), y), cfg, seed,
                ("supsup-gg", task), limit, desc=f"task {task}", after_epoch=after_epoch)
@@ -82,7 +84,8 @@ def run(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
         m, stats, curve = train_task(stream, net, weights, t, scores0, densities, cfg, exp.seed, exp.train_limit,
                                      exp.test_limit if exp.curves else 0)
         x, y = stream.task_data(t, "test", exp.test_limit)
-        state["accuracy"].append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y))
+        state["accuracy"].append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y,
+                                          EVAL_BATCH))
         state["curves"].append(curve)
         ckpt.save_layers(f"task_{t:03d}.safetensors", [pack_bits(v.flatten()) for v in m], stats=stats)
         ckpt.save_json("gg.json", state)

@@ -9,20 +9,16 @@ from __future__ import annotations
 
 import torch
 
-from .nets.init import kaiming_normal
-from .nets.mlp import MLP, forward
-from .data import TaskStream
-from .progress import bar
-from .store import Checkpoint
-from .train import batched_loss, fit, task_batches, train_dense
+from ..nets.init import kaiming_normal
+from ..nets.mlp import MLP
+from ..data import TaskStream
+from ..progress import bar
+from ..scoring import mlp_accuracy
+from ..store import Checkpoint
+from ..train import batched_loss, fit, task_batches, train_dense
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
-
-
-def accuracy(weights, x, y) -> float:
-    with torch.no_grad():
-        return 100.0 * float((forward(x, weights).argmax(-1) == y).float().mean())
 
 
 def upper_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
@@ -34,7 +30,7 @@ def upper_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> 
         inits = [torch.stack(ws) for ws in zip(*(kaiming_normal(net, (exp.seed, t), device) for t in tasks))]
         trained = train_dense(stream, inits, tasks, exp.train, exp.seed)
         for b, t in enumerate(tasks):
-            accs[str(t)] = accuracy([w[b] for w in trained], *stream.task_data(t, "test", exp.test_limit))
+            accs[str(t)] = mlp_accuracy([w[b] for w in trained], *stream.task_data(t, "test", exp.test_limit))
         ckpt.save_json("upper.json", accs)
     per_task = [accs[str(t)] for t in range(exp.n_tasks)]
     rows = [{"method": "Upper Bound", "tasks": k, "accuracy": sum(per_task[:k]) / k} for k in exp.checkpoints]
@@ -58,7 +54,7 @@ def lower_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> 
             desc=f"lower bound task {t}")
         trunk, heads = [p.detach() for p in params[:-1]], [*heads, params[-1].detach()]
         if t + 1 in exp.checkpoints:
-            accs = [accuracy([*trunk, heads[j]], *stream.task_data(j, "test", exp.test_limit)) for j in range(t + 1)]
+            accs = [mlp_accuracy([*trunk, heads[j]], *stream.task_data(j, "test", exp.test_limit)) for j in range(t + 1)]
             state["rows"].append({"method": "Lower Bound", "tasks": t + 1, "accuracy": sum(accs) / len(accs),
                                   "per_task": accs})
         state["done"] = t + 1

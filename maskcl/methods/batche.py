@@ -19,15 +19,15 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .nets.init import kaiming_normal
-from .nets.mlp import MLP
-from .data import TaskStream
-from .infer import batch_correct, decision_groups, entropy
-from .progress import bar
-from .seeding import generator
-from .store import Checkpoint
-from .supsup import decided, evaluate, result_rows
-from .train import TrainConfig, batched_loss, fit, task_batches
+from ..nets.init import kaiming_normal
+from ..nets.mlp import MLP
+from ..data import TaskStream
+from ..infer import batch_correct, decision_groups, entropy
+from ..progress import bar
+from ..seeding import generator
+from ..store import Checkpoint
+from ..scoring import decided, evaluate, result_rows
+from ..train import TrainConfig, batched_loss, fit, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1

@@ -15,17 +15,16 @@ from typing import Sequence
 
 import torch
 
-from .nets.init import kaiming_normal
-from .nets.mlp import MLP, mlp
-from .baselines import accuracy
-from .data import TaskStream, load_dataset, task_stream
-from .infer import batch_correct, decision_groups, one_shot
-from .masks import topk_mask
-from .progress import bar
-from .seeding import generator
-from .store import Checkpoint
-from .supsup import cached_masks, scored
-from .train import TrainConfig, batched_loss, fit, task_batches
+from ..nets.init import kaiming_normal
+from ..nets.mlp import MLP, mlp
+from ..data import TaskStream, load_dataset, task_stream
+from ..infer import batch_correct, decision_groups, one_shot
+from ..masks import topk_mask
+from ..progress import bar
+from ..seeding import generator
+from ..store import Checkpoint
+from ..scoring import mlp_accuracy, scored
+from ..train import TrainConfig, batched_loss, cached_masks, fit, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -154,9 +153,9 @@ def run(exp: ImpressExperiment, ckpt: Checkpoint, device) -> dict:
     masked = lambda masks, j: [w * m[j] for w, m in zip(weights, masks)]  # noqa: E731
 
     rows = [{"kind": "SupSup", "size": None, "role": "new" if t in new else "basis", "task": t,
-             "accuracy": accuracy(masked(own, t), *test(t))} for t in range(n_tasks)]
+             "accuracy": mlp_accuracy(masked(own, t), *test(t))} for t in range(n_tasks)]
     rows += [{"kind": "incorrect", "size": 1, "role": "new", "task": t, "basis_mask": j,
-              "accuracy": accuracy(masked(own, j), *test(t))} for t in new for j in range(exp.n_incorrect)]
+              "accuracy": mlp_accuracy(masked(own, j), *test(t))} for t in new for j in range(exp.n_incorrect)]
 
     done = ckpt.load_json("alpha.json", {})
     for kind in KINDS:
@@ -189,7 +188,7 @@ def _fit_and_score(exp, stream, weights, basis, kind: str, n: int, new: list[int
     for t, a in zip(tasks, alphas):
         role = "new" if t in new else "basis"
         row = {"kind": kind, "size": n, "role": role, "task": t,
-               "accuracy": accuracy([w[0] for w in combine(weights, basis, a[None])], *test(t))}
+               "accuracy": mlp_accuracy([w[0] for w in combine(weights, basis, a[None])], *test(t))}
         if role == "basis":  # basis task t made mask t (heterogeneous) or every mask (homogeneous: task 0)
             row["alpha_on_own_mask"] = correct_share(a, t) if kind == "heterogeneous" else None
         out.append(row)

@@ -15,12 +15,13 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .nets.mlp import MLP
-from .data import TaskStream
-from .progress import bar
-from .seeding import generator
-from .store import Checkpoint
-from .train import fit, task_batches
+from ..nets.mlp import MLP
+from ..data import TaskStream
+from ..progress import bar
+from ..scoring import accuracy
+from ..seeding import generator
+from ..store import Checkpoint
+from ..train import fit, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -54,11 +55,6 @@ def forward(x: torch.Tensor, weights: list[torch.Tensor], ctx: list[torch.Tensor
     return h
 
 
-def accuracy(weights, ctx, x, y) -> float:
-    with torch.no_grad():
-        return 100.0 * float((forward(x, weights, ctx).argmax(-1) == y).float().mean())
-
-
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     """Train W on tasks 0..n−1 in turn; at every checkpoint k evaluate tasks 0..k−1 with their own contexts
     and the current W. Resumes after the last finished task."""
@@ -80,7 +76,8 @@ def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
         fit(params, step_loss, exp.train, desc=f"psp task {t}", momentum=MOMENTUM)
         weights = [p.detach() for p in params]
         if t + 1 in exp.checkpoints:
-            accs = [accuracy(weights, contexts(net, exp.seed, j, device), *stream.task_data(j, "test", exp.test_limit))
+            accs = [accuracy(lambda x, c=contexts(net, exp.seed, j, device): forward(x, weights, c),
+                             *stream.task_data(j, "test", exp.test_limit))
                     for j in range(t + 1)]
             state["rows"].append({"method": "PSP (GG)", "tasks": t + 1, "accuracy": sum(accs) / len(accs),
                                   "per_task": accs})

@@ -14,14 +14,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .nets.init import signed_constant
-from .nets.mlp import MLP, forward
-from .data import TaskStream
-from .infer import alpha_grads, batch_correct, decision_groups, one_shot
-from .masks import init_scores, masked_weight
-from .progress import bar
-from .store import Checkpoint
-from .train import task_batches
+from ..nets.init import signed_constant
+from ..nets.mlp import MLP, forward
+from ..data import TaskStream
+from ..infer import alpha_grads, batch_correct, decision_groups, one_shot
+from ..masks import init_scores, masked_weight
+from ..progress import bar
+from ..store import Checkpoint
+from ..train import task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1

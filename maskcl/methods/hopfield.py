@@ -13,14 +13,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from .nets.init import signed_constant
-from .nets.mlp import MLP
-from .data import TaskStream, load_dataset, task_stream
-from .infer import entropy
-from .masks import threshold_mask
-from .progress import bar
-from .seeding import generator
-from .store import Checkpoint
+from ..nets.init import signed_constant
+from ..nets.mlp import MLP
+from ..data import TaskStream, load_dataset, task_stream
+from ..infer import entropy
+from ..masks import threshold_mask
+from ..progress import bar
+from ..seeding import generator
+from ..store import Checkpoint
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
