@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 usage() {
   cat <<'TXT'
 usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--only PREFIX]
-                      [--from-results | --results DIR] [--no-setup]
+                      [--from-results | --results DIR] [--download] [--no-setup]
 
   --profile P      smoke (seconds, proves the code path), quick (default; this CPU, minutes, real data),
                    paper (the papers' protocol; meant for a GPU)
@@ -16,6 +16,7 @@ usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--
                    runs are there; stops with exit 3 naming any result made by an older method version);
                    default is the local cache .cache/maskcl/results
   --results DIR    use DIR as the results store
+  --download       fetch missing data sets into $MASKCL_DATA (canonical archives, md5-checked; needs the network)
   --no-setup       use the existing .venv (or $MASKCL_PYTHON) without running tools/setup.sh
 
 Executed notebooks go to build/<profile>/, figures to figures/ (or $MASKCL_FIGURES).
@@ -30,6 +31,7 @@ while [ $# -gt 0 ]; do
     --only) ONLY="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
     --results) RESULTS="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
     --from-results) RESULTS=results; shift ;;
+    --download) export MASKCL_DOWNLOAD=1; shift ;;
     --no-setup) SETUP=0; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "reproduce.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;

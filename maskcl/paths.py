@@ -22,6 +22,11 @@ def data_dir() -> Path:
     return _path("MASKCL_DATA", "data")
 
 
+def download_allowed() -> bool:
+    """$MASKCL_DOWNLOAD=1 (reproduce.sh --download): missing data sets may be fetched (canonical archives, md5-checked)."""
+    return os.environ.get("MASKCL_DOWNLOAD", "0") == "1"
+
+
 def results_dir() -> Path:
     """$MASKCL_RESULTS: finished results (JSON), default <root>/.cache/maskcl/results; results/ is the
     committed store behind the gallery (reproduce.sh --from-results)."""

@@ -20,7 +20,7 @@ from .data import class_split, load_cifar, load_dataset, synthetic_cifar, task_s
 from .methods import batche, bounds, gg_baselines, hopfield, impress, nns, psp, supsup, supsup_gg
 from .nets.mlp import mlp
 from .nets.resnet import ResNet
-from .paths import cache_dir, results_dir
+from .paths import cache_dir, download_allowed, results_dir
 from .store import Checkpoint, config_dict, config_key, key_of, read_json, write_json
 from .train import EpochConfig, TrainConfig
 
@@ -46,7 +46,7 @@ def image_data(name: str, seed: int = 0) -> dict:
     """'cifar100' (the paper's), 'cifar10' (the real-image stand-in) from MASKCL_DATA, or 'synthetic'."""
     if name == "synthetic":
         return synthetic_cifar(10, seed)
-    return load_cifar(name)
+    return load_cifar(name, download=download_allowed())
 
 
 _IMAGE_METHODS = {"supsup_gg": supsup_gg.run, "upper_bound_gg": gg_baselines.upper_bound,

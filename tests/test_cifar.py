@@ -137,3 +137,32 @@ def test_crop_flip_equals_torchvision_per_image():
         assert torch.equal(out[i], ref)
     assert torch.equal(out, crop_flip(x, torch.Generator().manual_seed(5)))
     assert not torch.equal(out, crop_flip(x, torch.Generator().manual_seed(6)))
+
+
+def test_download_asks_for_the_canonical_archive_and_env_turns_it_on(tmp_path, monkeypatch):
+    import shutil
+
+    import torchvision.datasets.utils as tv_utils
+
+    from maskcl import runs
+
+    staged = tmp_path / "staged"
+    _fake(monkeypatch, staged, "cifar100", "binary")
+    calls = []
+
+    def fake_download(url, root, md5):
+        calls.append((url, md5))
+        shutil.copytree(staged / "cifar-100-binary", Path(root) / "cifar-100-binary")
+
+    monkeypatch.setattr(tv_utils, "download_and_extract_archive", fake_download)
+    root = tmp_path / "data"
+    with pytest.raises(DataError):
+        load_cifar("cifar100", root)  # not without asking
+    assert calls == []
+    monkeypatch.setenv("MASKCL_DATA", str(root))
+    monkeypatch.setenv("MASKCL_DOWNLOAD", "1")
+    data = runs.image_data("cifar100")
+    assert calls == [("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", "03b5dce01913d631647c71ecec9e9cb8")]
+    assert data["train"][0].shape == (200, 3, 32, 32)
+    runs.image_data("cifar100")
+    assert len(calls) == 1  # present now: no second download

@@ -8,6 +8,7 @@ from pathlib import Path
 import torch
 from torchvision.datasets import MNIST as TorchvisionMNIST
 
+from ..paths import download_allowed
 from ..seeding import generator
 from .files import DataError, data_root, md5
 
@@ -90,7 +91,7 @@ def load_dataset(name: str, seed: int = 0) -> dict[str, tuple]:
     if name == "auto":
         name = "mnist" if mnist_available() else "synthetic"
     if name == "mnist":
-        return load_mnist()
+        return load_mnist(download=download_allowed())
     if name == "synthetic":
         return synthetic_mnist(seed)
     raise ValueError(f"unknown dataset {name!r}; choose 'mnist', 'synthetic' or 'auto'")
