@@ -1,6 +1,7 @@
 import torch
 
 from maskcl.methods import hopfield
+from maskcl.nets.hopnet import bn_net, forward as hop_forward
 from maskcl.nets.init import signed_constant
 from maskcl.data import synthetic_mnist, task_stream
 from maskcl.seeding import generator
@@ -45,21 +46,21 @@ def test_energy_descent_recovers_a_corrupted_pattern():
 
 
 def test_masked_neuron_is_silent():
-    net = hopfield.bn_net(8)
+    net = bn_net(8)
     w = signed_constant(net, 0)
     x = torch.randn(5, 784, generator=generator("x"))
     on = [torch.ones(8), torch.ones(8)]
     off = [torch.ones(8), torch.ones(8)]
     off[1][3] = 0
-    changed = hopfield.forward(x, [w[0], w[1], w[2] * (torch.arange(8) != 3)], on)
-    assert torch.allclose(hopfield.forward(x, w, off), changed, atol=1e-5)  # silu(0) = 0: neuron 3 contributes nothing
+    changed = hop_forward(x, [w[0], w[1], w[2] * (torch.arange(8) != 3)], on)
+    assert torch.allclose(hop_forward(x, w, off), changed, atol=1e-5)  # silu(0) = 0: neuron 3 contributes nothing
 
 
 def test_recovery_finds_the_right_mask_on_a_tiny_task(tmp_path):
     # a 256-wide net on the synthetic fixture; γ scaled by 2048 / 256 so energy and entropy keep the paper's balance
     cfg = hopfield.HopConfig(hidden=256, test_batch=32, gamma=1.2e-2)
     stream = task_stream("split", 5, synthetic_mnist(0, 3000, 3000))
-    weights = signed_constant(hopfield.bn_net(256), 0)
+    weights = signed_constant(bn_net(256), 0)
     masks = [hopfield.train_mask(stream, weights, t, cfg, seed=0) for t in range(5)]
     stored = [torch.stack([m[l] for m in masks]) for l in range(2)]
     psi, mu = hopfield.memorise(stored)

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nets.init import kaiming_normal
-from ..nets.mlp import MLP
+from ..nets.mlp import MLP, forward
 from ..data import TaskStream
 from ..infer import batch_correct, decision_groups, entropy
 from ..progress import bar
@@ -104,11 +104,8 @@ def abatche(weights, r, s, x: torch.Tensor, objective: str = "H", chunk: int = 2
     with torch.no_grad():
         for g0 in range(0, x.shape[0], step):
             xs = x[g0:g0 + step]
-            h = xs.reshape(1, -1, xs.shape[-1])  # every image of the chunk, once per task: (k, g·b, width)
-            for layer, w in enumerate(fast):
-                h = h @ w.transpose(-1, -2)
-                if layer < len(fast) - 1:
-                    h = torch.relu(h)
+            # every image of the chunk, once per task: (1, g·b, in) against (k, out, in) weights → (k, g·b, out)
+            h = forward(xs.reshape(1, -1, xs.shape[-1]), fast)
             h = h.view(k, *xs.shape[:2], -1).transpose(0, 1)  # (g, k, b, out)
             score = entropy(h) if objective == "H" else -F.softmax(h, -1).max(-1).values
             out.append(score.sum(-1).argmin(-1))

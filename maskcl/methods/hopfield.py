@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nets.init import signed_constant
-from ..nets.mlp import MLP
+from ..nets.hopnet import bn_net, forward
 from ..data import TaskStream, load_dataset, task_stream
 from ..infer import entropy
 from ..masks import threshold_mask
@@ -55,21 +55,6 @@ class HopExperiment:
     hop: HopConfig = HopConfig()
     dataset: str = "mnist"  # mnist | synthetic | auto
     seed: int = 0
-
-
-def bn_net(hidden: int = 2048) -> MLP:
-    return MLP((784, hidden, hidden, 10))
-
-
-def forward(x: torch.Tensor, weights: list[torch.Tensor], masks: list[torch.Tensor], eps: float = 1e-5):
-    """Eq. 8 with per-hidden-layer neuron masks (d,). BN normalises with the batch's own statistics."""
-    h = x
-    for layer, w in enumerate(weights):
-        h = h @ w.T
-        if layer < len(weights) - 1:
-            h = F.batch_norm(h, None, None, training=True, eps=eps)
-            h = F.silu(masks[layer] * h)
-    return h
 
 
 def store(psi: torch.Tensor, z: torch.Tensor, rule: str = "storkey") -> torch.Tensor:

@@ -23,7 +23,7 @@ from ..masks import topk_mask
 from ..progress import bar
 from ..seeding import generator
 from ..store import Checkpoint
-from ..scoring import mlp_accuracy, scored
+from ..scoring import decided, mlp_accuracy
 from ..train import TrainConfig, batched_loss, cached_masks, fit, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
@@ -168,12 +168,12 @@ def run(exp: ImpressExperiment, ckpt: Checkpoint, device) -> dict:
 
     for n in exp.heterogeneous:  # SupSup GN (one-shot H, full test batch) among the heterogeneous basis
         basis = [m[:n] for m in own]
-        for t in range(min(n, exp.basis_gn)):
-            x, y = test(t)
-            guess = torch.cat([one_shot(weights, basis, g, "H") for g in decision_groups(x, exp.test_batch, "full")])
-            acc, hit = scored(batch_correct(weights, [m[t] for m in own], x, y, exp.test_batch), guess, t, len(y))
-            rows.append({"kind": "SupSup GN", "size": n, "role": "basis", "task": t, "accuracy": acc,
-                         "task_inference": hit})
+        accs, hits = decided(stream, min(n, exp.basis_gn), exp.test_limit,
+                             lambda x: torch.cat([one_shot(weights, basis, g, "H")
+                                                  for g in decision_groups(x, exp.test_batch, "full")]),
+                             lambda t, x, y: batch_correct(weights, [m[t] for m in own], x, y, exp.test_batch))
+        rows += [{"kind": "SupSup GN", "size": n, "role": "basis", "task": t, "accuracy": a, "task_inference": h}
+                 for t, (a, h) in enumerate(zip(accs, hits))]
     return {"rows": rows, "mask_density_per_layer": [float(m.float().mean()) for m in own]}
 
 
@@ -259,15 +259,16 @@ def _gn_scores(exp, stream, weights, masks) -> dict:
     (GN) and with the task's own mask (GG), averaged over tasks."""
     out = {}
     for decide in exp.decide:
-        hit, acc, gg = [], [], []
-        for t in range(exp.n_tasks):
-            x, y = stream.task_data(t, "test", exp.test_limit)
-            guess = torch.cat([one_shot(weights, masks, g, "H") for g in decision_groups(x, exp.test_batch, decide)])
-            correct = batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch)
-            a, h = scored(correct, guess, t, len(y))
-            acc.append(a)
-            hit.append(h)
-            gg.append(100.0 * float(correct.sum()) / len(y))
+        gg = []
+
+        def correct(t, x, y):
+            c = batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch)
+            gg.append(100.0 * float(c.sum()) / len(y))
+            return c
+
+        acc, hit = decided(stream, exp.n_tasks, exp.test_limit,
+                           lambda x: torch.cat([one_shot(weights, masks, g, "H")
+                                                for g in decision_groups(x, exp.test_batch, decide)]), correct)
         out[decide] = {"task_inference": sum(hit) / len(hit), "accuracy GN": sum(acc) / len(acc),
                        "accuracy GG": sum(gg) / len(gg)}
     return out
