@@ -108,7 +108,8 @@ class GGExperiment:
     per_task: int = 5
     width: int = 20  # nf of the reduced ResNet-18
     sparsity: float = 1  # SupSup: k of the Erdős–Rényi budget
-    transfer: bool = False  # SupSup: scores start from the running mean of earlier masks (D.5)
+    transfer: bool = False  # SupSup: scores start from the running mean of earlier tasks' scores (D.5)
+    transfer_rescale: bool = True  # … rescaled per layer to a fresh draw's norm (the paper's normalisation)
     rand_w: bool = False  # baselines: the trunk / W is never trained
     train: EpochConfig = EpochConfig()
     first_epochs: int | None = None  # task 0's epochs when they differ (Fig. 11-right: 250)

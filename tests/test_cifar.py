@@ -120,6 +120,8 @@ def test_class_split_follows_the_official_class_order():
         _, labels = split.inputs("train", rows)
         assert sorted(set(y[rows].tolist())) == sorted(order[5 * t:5 * t + 5].tolist())
         assert labels.tolist() == [list(order[5 * t:5 * t + 5]).index(c) for c in y[rows].tolist()]
+    exssnet = class_split("cifar100", data, n_tasks=5, per_task=20, seed=3)
+    assert exssnet.classes.flatten().tolist() == order.tolist() and exssnet.classes.shape == (5, 20)
     with pytest.raises(ValueError, match="need 105 classes"):
         class_split("cifar100", data, n_tasks=21, per_task=5)
 

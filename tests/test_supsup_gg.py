@@ -50,23 +50,40 @@ def test_training_one_task_leaves_another_tasks_statistics_untouched():
     w = signed_constant(TINY, 0)
     dens = er_densities(TINY, 2)
     cfg = EpochConfig(epochs=1, batch=32)
-    _, stats0, _ = train_task(stream, TINY, w, 0, init_scores(TINY, 0, 0), dens, cfg, 0)
+    _, stats0, _, _ = train_task(stream, TINY, w, 0, init_scores(TINY, 0, 0), dens, cfg, 0)
     before = [s.clone() for s in stats0]
     assert not all(torch.equal(s, f) for s, f in zip(stats0, init_stats(TINY)))  # task 0 moved its own
-    _, stats1, _ = train_task(stream, TINY, w, 1, init_scores(TINY, 0, 1), dens, cfg, 0)
+    _, stats1, _, _ = train_task(stream, TINY, w, 1, init_scores(TINY, 0, 1), dens, cfg, 0)
     assert all(torch.equal(a, b) for a, b in zip(stats0, before))
     assert not all(torch.equal(a, b) for a, b in zip(stats0, stats1))
 
 
-def test_transfer_starts_from_the_running_mean_of_earlier_masks():
+def test_transfer_starts_from_the_running_mean_of_earlier_scores():
     g = torch.Generator().manual_seed(0)
-    masks = [[torch.rand(6, 5, generator=g) < 0.3, torch.rand(4, 6, generator=g) < 0.3] for _ in range(3)]
-    init = transfer_init(masks)
-    for l in range(2):
-        assert torch.equal(init[l], sum(m[l].float() for m in masks) / 3)
-    # the starting mask keeps the weights most earlier tasks used
-    start = binary_mask(init[0], "topk", 0.2)
-    assert init[0][start].min() >= init[0][~start].max()
+    scores = [[torch.randn(6, 5, generator=g), torch.randn(4, 6, generator=g)] for _ in range(3)]
+    total = [sum(s[l] for s in scores) for l in range(2)]
+    plain = transfer_init(total, 3)
+    assert all(torch.allclose(p, sum(s[l] for s in scores) / 3) for l, p in enumerate(plain))
+    fresh = [torch.rand(6, 5, generator=g), torch.rand(4, 6, generator=g)]
+    scaled = transfer_init(total, 3, fresh)
+    for p, s, f in zip(plain, scaled, fresh):  # same direction (same starting mask), a fresh draw's norm
+        assert torch.allclose(s.norm(), f.norm()) and torch.allclose(s / s.norm(), p / p.norm())
+        assert torch.equal(binary_mask(s, "topk", 0.3), binary_mask(p, "topk", 0.3))
+
+
+def test_transfer_run_resumes_with_its_score_sum(tmp_path):
+    exp = GGExperiment(data="synthetic", n_tasks=3, per_task=2, width=4, sparsity=4, transfer=True,
+                       train=EpochConfig(epochs=2, batch=32, augment=False), test_limit=40)
+    full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    ckpt = next((tmp_path / "c" / "ckpt").iterdir())
+    import json
+    saved = json.loads((ckpt / "gg.json").read_text())
+    (ckpt / "gg.json").write_text(json.dumps({k: v[:1] for k, v in saved.items()}))
+    for p in (tmp_path / "r").glob("*/*.json"):
+        p.unlink()
+    # resuming after task 0 must start task 1 from the sum over task 0 alone, not from the last sum on disk
+    resumed = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert resumed["per_task"] == full["per_task"]
 
 
 def test_gg_run_learns_resumes_and_records_bytes(tmp_path):

@@ -5,15 +5,17 @@ batch-norm statistics; the task is given at test time. Layer l keeps the top den
 Erdős–Rényi budget of the official code, density_l = min(0.5, k·(out + in)/(out·in·kh·kw)) for k ∈ {1, …, 32}.
 Training (D.1): Adam lr 1e-3, batch 128, cosine decay, augmented images.
 
-Transfer (D.5): task i's scores start from the running mean of the earlier tasks' *binary* masks,
-S_i = (1/i) Σ_{j<i} M_j (what the released code stacks: `get_subnet` masks), instead of a fresh Kaiming-uniform
-draw. The paper also "normalises by the Kaiming fan-in constant"; the released line divides the stacked masks by
-`scores[:i].norm()`, a scalar, which leaves the top-k — the starting mask — unchanged (and as written it cannot
-run: a ParameterList slice has no `norm`), so we start from the plain mean and say so in notebook 08.
+Transfer (D.5): task i's scores start from the running mean of the earlier tasks' scores, S_i = (1/i) Σ_{j<i} S_j,
+instead of a fresh Kaiming-uniform draw, rescaled per layer to the norm of a fresh draw — the paper's "normalise
+… so that the norm of our supermask matrix is reasonable" (`transfer_rescale`, on by default; off: the plain
+mean, which is what the issue reports the released code runs — its line cannot run as written). A mean of the
+earlier *binary* masks is not usable: every weight no earlier task kept gets score exactly 0, where the
+straight-through gradient through |s| is 0, so those scores never move and the new mask is frozen among ties.
 """
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
@@ -37,9 +39,14 @@ def er_densities(net, k: float) -> list[float]:
     return [min(0.5, k * (s[0] + s[1]) / math.prod(s)) for s in net.shapes]
 
 
-def transfer_init(masks: list[list[torch.Tensor]]) -> list[torch.Tensor]:
-    """Scores of the next task: the per-weight mean of the earlier tasks' bool masks (masks[task][layer])."""
-    return [torch.stack([m[l] for m in masks]).float().mean(0) for l in range(len(masks[0]))]
+def transfer_init(score_sum: list[torch.Tensor], n_earlier: int, fresh: list[torch.Tensor] | None = None):
+    """Scores of the next task: the running mean of the earlier tasks' final scores, Σ_j S_j / i; with `fresh`
+    (a Kaiming-uniform draw), rescaled per layer to its norm (the paper's "normalise … so that the norm is
+    reasonable": a mean of i tasks' scores is ~√i times smaller than one draw)."""
+    mean = [s / n_earlier for s in score_sum]
+    if fresh is None:
+        return mean
+    return [m * (f.norm() / m.norm()) for m, f in zip(mean, fresh)]
 
 
 def masked(weights, masks) -> list[torch.Tensor]:
@@ -47,9 +54,10 @@ def masked(weights, masks) -> list[torch.Tensor]:
 
 
 def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg, seed: int, limit=None,
-               curve_limit: int | None = 0) -> tuple[list[torch.Tensor], list[torch.Tensor], list[float]]:
-    """Edge-popup for one task from scores0: returns its bool masks, its batch-norm statistics and (unless
-    curve_limit == 0) the test accuracy after every epoch on its first `curve_limit` test images."""
+               curve_limit: int | None = 0) -> tuple[list[torch.Tensor], list[torch.Tensor], list[float], list]:
+    """Edge-popup for one task from scores0: returns its bool masks, its batch-norm statistics, (unless
+    curve_limit == 0) the test accuracy after every epoch on its first `curve_limit` test images, and its final
+    scores."""
     scores = [s.clone().to(weights[0].device).requires_grad_() for s in scores0]
     stats = init_stats(net, weights[0].device)
     current = lambda: [masked_weight(w, s, "topk", d) for w, s, d in zip(weights, scores, densities)]  # noqa: E731
@@ -63,34 +71,42 @@ def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg,
 
     fit_epochs(stream, task, scores, lambda x, y: F.cross_entropy(forward(x, net, current(), stats), y), cfg, seed,
                ("supsup-gg", task), limit, desc=f"task {task}", after_epoch=after_epoch)
-    return [binary_mask(s, "topk", d) for s, d in zip(scores, densities)], stats, curve
+    return ([binary_mask(s, "topk", d) for s, d in zip(scores, densities)], stats, curve,
+            [s.detach() for s in scores])
 
 
 def run(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
-    """Tasks 0..n−1 in turn (task 0 for exp.first_epochs when set); each task's mask and statistics are
-    checkpointed bit-packed as it finishes, so a killed run resumes at the next task."""
+    """Tasks 0..n−1 in turn (task 0 for exp.first_epochs when set); each task's mask and statistics (and, with
+    Transfer, the running sum of the tasks' scores) are checkpointed as it finishes, so a killed run resumes at the
+    next task."""
     weights = signed_constant(net, exp.seed, device)
     densities = er_densities(net, exp.sparsity)
     state = ckpt.load_json("gg.json", {"accuracy": [], "curves": []})
+    done = len(state["accuracy"])
     masks = []
-    for t in range(len(state["accuracy"])):
-        packed, stats = ckpt.load_layers(f"task_{t:03d}.safetensors", len(net.shapes), device,
-                                         stats=len(net.bn_channels))
+    for t in range(done):
+        packed, _ = ckpt.load_layers(f"task_{t:03d}.safetensors", len(net.shapes), device, stats=len(net.bn_channels))
         masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(packed, net.shapes)])
-    for t in bar(range(len(state["accuracy"]), exp.n_tasks), desc="SupSup GG"):
-        scores0 = transfer_init(masks) if exp.transfer and masks else init_scores(net, exp.seed, t)
-        cfg = exp.train if t > 0 or exp.first_epochs is None else type(exp.train)(
-            **{**exp.train.__dict__, "epochs": exp.first_epochs})
-        m, stats, curve = train_task(stream, net, weights, t, scores0, densities, cfg, exp.seed, exp.train_limit,
-                                     exp.test_limit if exp.curves else 0)
+    score_sum = (ckpt.load_layers(f"score_sum_{done - 1:03d}.safetensors", len(net.shapes), device)
+                 if exp.transfer and done else None)
+    for t in bar(range(done, exp.n_tasks), desc="SupSup GG"):
+        fresh = init_scores(net, exp.seed, t)
+        scores0 = transfer_init(score_sum, t, fresh if exp.transfer_rescale else None) if exp.transfer and t else fresh
+        cfg = exp.train if t > 0 or exp.first_epochs is None else replace(exp.train, epochs=exp.first_epochs)
+        m, stats, curve, scores = train_task(stream, net, weights, t, scores0, densities, cfg, exp.seed,
+                                             exp.train_limit, exp.test_limit if exp.curves else 0)
         x, y = stream.task_data(t, "test", exp.test_limit)
         state["accuracy"].append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y,
                                           EVAL_BATCH))
         state["curves"].append(curve)
         ckpt.save_layers(f"task_{t:03d}.safetensors", [pack_bits(v.flatten()) for v in m], stats=stats)
+        if exp.transfer:
+            score_sum = scores if score_sum is None else [a + b for a, b in zip(score_sum, scores)]
+            ckpt.save_layers(f"score_sum_{t:03d}.safetensors", score_sum)  # Σ over tasks 0..t
         ckpt.save_json("gg.json", state)
         masks.append(m)
-    name = "SupSup (GG)" + (" Transfer" if exp.transfer else "")
+    name = "SupSup (GG)" + (" Transfer" if exp.transfer else "") + ("" if exp.transfer_rescale or not exp.transfer
+                                                                   else ", unnormalised")
     acc = state["accuracy"]
     return {"rows": [{"method": name, "sparsity": exp.sparsity, "tasks": exp.n_tasks, "accuracy": sum(acc) / len(acc)}],
             "per_task": {name: acc}, "curves": state["curves"],
