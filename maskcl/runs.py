@@ -38,7 +38,7 @@ def _on_images(method):
     """Adapt a method(exp, ckpt, stream, net, device) over a SplitCIFAR class split to method(exp, ckpt, device)."""
     def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
         stream = class_split(exp.data, image_data(exp.data, exp.seed), exp.n_tasks, exp.per_task, exp.seed, device)
-        return method(exp, ckpt, stream, ResNet(exp.per_task, exp.width), device)
+        return method(exp, ckpt, stream, ResNet(exp.per_task, exp.width, channels_last=exp.channels_last), device)
     return go
 
 
@@ -116,6 +116,7 @@ class GGExperiment:
     train_limit: int | None = None  # training images per task (None: all)
     test_limit: int | None = None  # test images per task (None: all)
     curves: bool = False  # SupSup: test accuracy after every epoch (Fig. 11-right)
+    channels_last: bool = field(default=False, metadata={"key": "if_set"})  # faster on CPU, not bit-identical
     seed: int = 0
 
     def __post_init__(self):
