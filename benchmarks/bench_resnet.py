@@ -14,7 +14,7 @@ import time
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-from bench_supsup import save, sync
+from bench_supsup import save, timed
 
 from maskcl.data import class_split, load_cifar
 from maskcl.masks import binary_mask, init_scores, masked_weight
@@ -61,15 +61,10 @@ class PlainResNet(nn.Module):
         return self.linear(F.avg_pool2d(h, 4)).flatten(1)
 
 
-def throughput(step, batch, device, steps, warmup=2) -> float:
-    for _ in range(warmup):
-        step()
-    sync(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
-    sync(device)
-    return round(batch * steps / (time.perf_counter() - start), 1)
+def throughput(step, batch, device, steps) -> float:
+    """Images/s of `step` over `steps` calls, after two warm-up calls."""
+    step()
+    return round(batch / timed(step, device, repeat=steps), 1)
 
 
 def variants(device):
