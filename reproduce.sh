@@ -55,10 +55,18 @@ FIGURES="${MASKCL_FIGURES:-figures}"
 BUILD="build/$PROFILE"
 mkdir -p "$BUILD"
 
-summary=() failed=0 ran=0
+selected=()
 for nb in notebooks/[0-9][0-9]_*.ipynb; do
   name="$(basename "$nb" .ipynb)"
-  case "$name" in "$ONLY"*) ;; *) continue ;; esac
+  case "$name" in "$ONLY"*) selected+=("$name") ;; esac
+done
+if [ "${#selected[@]}" = 0 ]; then echo "reproduce.sh: no notebook matches '$ONLY'" >&2; exit 2; fi
+# Preflight: every data set the selected notebooks read under this profile, checked (or fetched) once.
+"$PY" -m maskcl data --profile "$PROFILE" "${selected[@]}" || exit 2
+
+summary=() failed=0 ran=0
+for name in "${selected[@]}"; do
+  nb="notebooks/$name.ipynb"
   ran=$((ran + 1))
   marker="$(mktemp)"
   start=$(date +%s)
@@ -77,7 +85,6 @@ for nb in notebooks/[0-9][0-9]_*.ipynb; do
   summary+=("$(printf '%-40s %-6s %-5s %6ss  %s' "$name" "$PROFILE" "$DEVICE" "$(( $(date +%s) - start ))" "$status")")
 done
 
-if [ "$ran" = 0 ]; then echo "reproduce.sh: no notebook matches '$ONLY'" >&2; exit 2; fi
 echo
 printf '%-40s %-6s %-5s %7s  %s\n' notebook profile device wall status
 printf '%s\n' "${summary[@]}"

@@ -198,3 +198,29 @@ def _gg_seed(base: GGExperiment, ks, fig11) -> list[GGExperiment]:
         if run not in runs:
             runs.append(run)
     return runs
+
+
+# The profile functions behind each notebook, by its number: what `python -m maskcl data` checks before a run.
+NOTEBOOKS = {"01": (supsup_fig3,), "02": (supsup_fig6,), "03": (supsup_fig5_left,), "04": (supsup_fig5_right,),
+             "05": (supsup_fig4,), "06": (hopsupsup,), "07": (impresslearn, impress_gn), "08": (supsup_gg,)}
+REAL_DATA = ("mnist", "cifar10", "cifar100")
+
+
+def notebook_experiments(notebook: str, profile: str) -> list:
+    """Every run notebook `notebook` (its name or number, e.g. '08_supsup_gg_splitcifar' or '08') makes under
+    `profile`."""
+    number = notebook[:2]
+    if number not in NOTEBOOKS:
+        raise ValueError(f"no notebook numbered {number!r}; known: {sorted(NOTEBOOKS)}")
+    out = []
+    for fn in NOTEBOOKS[number]:
+        got = fn(profile)
+        out += got if isinstance(got, list) else [got]
+    return out
+
+
+def datasets(notebooks: list[str], profile: str) -> list[str]:
+    """The real data sets these notebooks read under `profile` (synthetic and 'auto' fall-backs need none)."""
+    names = {getattr(e, "data", None) or getattr(e, "dataset", None)
+             for nb in notebooks for e in notebook_experiments(nb, profile)}
+    return [d for d in REAL_DATA if d in names]

@@ -1,8 +1,13 @@
 import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
+
+from maskcl import profiles
+from maskcl.data import MNIST_FILES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -28,3 +33,38 @@ def test_gpu_run_needs_out_before_installing_anything():
     out = subprocess.run(["bash", str(ROOT / "tools" / "gpu_run.sh"), "--only", "05"], capture_output=True,
                          text=True, timeout=30, env=env)
     assert out.returncode != 0 and "set OUT" in out.stderr
+
+
+def _reproduce(args, data, timeout=60):
+    env = {**os.environ, "MASKCL_PYTHON": sys.executable, "PYTHONPATH": str(ROOT), "MASKCL_DATA": str(data)}
+    return subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", *args], capture_output=True, text=True,
+                          timeout=timeout, env=env)
+
+
+def test_missing_data_stops_every_notebook_before_it_starts(tmp_path):
+    """No data and no network: one message naming every missing file of every data set, exit 2, in seconds."""
+    start = time.time()
+    out = _reproduce(["--profile", "quick"], tmp_path)
+    assert out.returncode == 2 and time.time() - start < 30
+    for text in ("MNIST is missing", "train-images-idx3-ubyte.gz", "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+                 "cifar10 is missing", "data_batch_1.bin", "./reproduce.sh --download", "nothing was run"):
+        assert text in out.stderr
+    assert out.stderr.count("MNIST is missing") == 1 and "Executing" not in out.stderr + out.stdout
+    assert list(tmp_path.iterdir()) == []  # nothing created or fetched
+
+
+def test_corrupt_data_is_named_before_any_notebook(tmp_path):
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    for name in MNIST_FILES:
+        (raw / name).write_bytes(b"not an archive")
+    out = _reproduce(["--profile", "quick", "--only", "06"], tmp_path)
+    assert out.returncode == 2 and "is corrupt" in out.stderr and "Executing" not in out.stderr
+    assert all((raw / n).read_bytes() == b"not an archive" for n in MNIST_FILES)
+
+
+def test_preflight_knows_what_each_profile_reads():
+    assert profiles.datasets(["01_supsup_gnu_permuted_mnist", "08_supsup_gg_splitcifar"], "quick") == ["mnist", "cifar10"]
+    assert profiles.datasets(["08"], "paper") == ["cifar100"]
+    assert profiles.datasets(list(profiles.NOTEBOOKS), "smoke") == []  # smoke falls back to synthetic data
+    assert sorted(profiles.NOTEBOOKS) == sorted(p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

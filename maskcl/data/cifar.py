@@ -135,6 +135,22 @@ def _read_python(path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     return np.asarray(batch[b"data"], dtype=np.uint8).reshape(-1, 3, 32, 32), np.asarray(batch[label_key])
 
 
+def verify_cifar(name: str, root: str | os.PathLike | None = None, download: bool = False) -> Layout:
+    """The layout of `name` found under root after checking every file's md5 (fetching the canonical archive
+    first when missing and `download`); DataError when missing or corrupt."""
+    ds = _dataset(name)
+    root = data_root(root)
+    if download and not cifar_available(name, root):
+        from torchvision.datasets.utils import download_and_extract_archive
+
+        download_and_extract_archive(ds.url, str(root), md5=ds.archive_md5)
+    for layout in (ds.binary, ds.python):
+        if _present(root, layout):
+            _verify(root, layout)
+            return layout
+    raise _missing(ds, root)
+
+
 def load_cifar(name: str = "cifar10", root: str | os.PathLike | None = None,
                download: bool = False) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
     """{'train': (x uint8 (N, 3, 32, 32), y int64 (N,)), 'test': (...)} of CIFAR-10 or CIFAR-100 (fine labels).
@@ -145,17 +161,8 @@ def load_cifar(name: str = "cifar10", root: str | os.PathLike | None = None,
     """
     ds = _dataset(name)
     root = data_root(root)
-    if download and not cifar_available(name, root):
-        from torchvision.datasets.utils import download_and_extract_archive
-
-        download_and_extract_archive(ds.url, str(root), md5=ds.archive_md5)
-    if _present(root, ds.binary):
-        layout, read, label = ds.binary, _read_binary, ds.label_bytes
-    elif _present(root, ds.python):
-        layout, read, label = ds.python, _read_python, ds.label_key
-    else:
-        raise _missing(ds, root)
-    _verify(root, layout)
+    layout = verify_cifar(name, root, download)
+    read, label = (_read_binary, ds.label_bytes) if layout is ds.binary else (_read_python, ds.label_key)
     out = {}
     for split, files in (("train", layout.train), ("test", (layout.test,))):
         parts = [read(root / layout.folder / f, label) for f in files]

@@ -27,8 +27,8 @@ def _check_mnist(raw: Path) -> None:
         lines = "\n".join(f"  {n}  (md5 {MNIST_FILES[n]})" for n in missing)
         raise DataError(
             f"MNIST is missing from {raw}:\n{lines}\n"
-            "Set MASKCL_DATA to the folder holding MNIST/raw/ (torchvision's layout), "
-            "or call load_mnist(download=True) to fetch it (needs the network)."
+            "Set MASKCL_DATA to the folder holding MNIST/raw/ (torchvision's layout), or fetch it with "
+            "load_mnist(download=True) or ./reproduce.sh --download (needs the network)."
         )
     for name, expected in MNIST_FILES.items():
         got = md5(raw / name)
@@ -50,6 +50,14 @@ def _read_idx(path: Path, magic: int) -> torch.Tensor:
     return torch.frombuffer(bytearray(data[4 + 4 * ndim:]), dtype=torch.uint8).view(*dims)
 
 
+def verify_mnist(root: str | os.PathLike | None = None, download: bool = False) -> None:
+    """Check every MNIST archive's md5 (fetching missing ones first when `download`); DataError otherwise."""
+    root = data_root(root)
+    if download and not mnist_available(root):
+        TorchvisionMNIST(str(root), train=True, download=True)
+    _check_mnist(root / "MNIST" / "raw")
+
+
 def load_mnist(root: str | os.PathLike | None = None, download: bool = False) -> dict[str, tuple]:
     """{'train': (x uint8 (60000, 784), y int64), 'test': (x (10000, 784), y)} from root/MNIST/raw/*.gz.
 
@@ -58,9 +66,7 @@ def load_mnist(root: str | os.PathLike | None = None, download: bool = False) ->
     """
     root = data_root(root)
     raw = root / "MNIST" / "raw"
-    if download and not mnist_available(root):
-        TorchvisionMNIST(str(root), train=True, download=True)
-    _check_mnist(raw)
+    verify_mnist(root, download)
     out = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         x = _read_idx(raw / f"{prefix}-images-idx3-ubyte.gz", 2051).reshape(-1, 784)
