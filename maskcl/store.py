@@ -81,21 +81,25 @@ class Checkpoint:
     def load_tensors(self, name: str, device="cpu") -> dict[str, torch.Tensor]:
         return {k: v.to(device) for k, v in load_file(str(self.folder / name)).items()}
 
-    def save_layers(self, name: str, layers: list[torch.Tensor], **more: list[torch.Tensor]) -> None:
-        """Per-layer tensors in their order (a net's layer order is explicit, never a sorted dict's), and any
-        further ordered lists by name (e.g. stats=[...] for per-task batch-norm statistics)."""
-        lists = {"layer": layers, **more}
+    def save_lists(self, name: str, **lists: list[torch.Tensor]) -> None:
+        """Ordered lists of tensors by name, e.g. layer=[...], stats=[...] (the order is explicit, never a sorted
+        dict's: 'layer10' sorts before 'layer2')."""
         self.save_tensors(name, {f"{k}{i}": t for k, ts in lists.items() for i, t in enumerate(ts)})
 
-    def load_layers(self, name: str, n_layers: int, device="cpu", **more: int) -> list[torch.Tensor]:
-        """The layers saved by `save_layers`; with more=dict(stats=20) also those lists: (layers, stats)."""
+    def load_lists(self, name: str, device="cpu", **lengths: int) -> dict[str, list[torch.Tensor]]:
+        """The lists saved by `save_lists`, given each one's length (an error when the file holds another count)."""
         saved = self.load_tensors(name, device)
-        want = {"layer": n_layers, **more}
-        if len(saved) != sum(want.values()):
+        if len(saved) != sum(lengths.values()):
             raise ValueError(f"{self.folder / name} holds {len(saved)} tensors, expected "
-                             + ", ".join(f"{n} {k}" for k, n in want.items()))
-        lists = [[saved[f"{k}{i}"] for i in range(n)] for k, n in want.items()]
-        return lists[0] if not more else tuple(lists)
+                             + ", ".join(f"{n} {k}" for k, n in lengths.items()))
+        return {k: [saved[f"{k}{i}"] for i in range(n)] for k, n in lengths.items()}
+
+    def save_layers(self, name: str, layers: list[torch.Tensor]) -> None:
+        """Per-layer tensors in the net's order."""
+        self.save_lists(name, layer=layers)
+
+    def load_layers(self, name: str, n_layers: int, device="cpu") -> list[torch.Tensor]:
+        return self.load_lists(name, device, layer=n_layers)["layer"]
 
     def save_json(self, name: str, obj) -> None:
         write_json(self.folder / name, obj)

@@ -9,7 +9,7 @@ the stacked tensors is B independent optimisers. Hence batched training equals s
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable, Sequence
 
 import torch
@@ -151,6 +151,11 @@ class EpochConfig:
     lr: float = 1e-3
     weight_decay: float = 1e-4
     augment: bool = True
+
+
+def task_epochs(cfg: EpochConfig, task: int, first_epochs: int | None) -> EpochConfig:
+    """`cfg`, with `first_epochs` for task 0 when set (SupSup Fig. 11-right trains task 0 longer)."""
+    return cfg if task > 0 or first_epochs is None else replace(cfg, epochs=first_epochs)
 
 
 def fit_epochs(stream, task: int, params: list[torch.Tensor], loss_fn: Callable, cfg: EpochConfig, seed: int,

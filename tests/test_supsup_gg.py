@@ -1,5 +1,6 @@
 """The reduced ResNet-18, SupSup in scenario GG (ER budget, per-task batch-norm statistics, Transfer), its
 baselines and Table 2's byte accounting."""
+import json
 import math
 
 import pytest
@@ -76,7 +77,6 @@ def test_transfer_run_resumes_with_its_score_sum(tmp_path):
                        train=EpochConfig(epochs=2, batch=32, augment=False), test_limit=40)
     full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
     ckpt = next((tmp_path / "c" / "ckpt").iterdir())
-    import json
     saved = json.loads((ckpt / "gg.json").read_text())
     (ckpt / "gg.json").write_text(json.dumps({k: v[:1] for k, v in saved.items()}))
     for p in (tmp_path / "r").glob("*/*.json"):
@@ -86,7 +86,7 @@ def test_transfer_run_resumes_with_its_score_sum(tmp_path):
     assert resumed["per_task"] == full["per_task"]
 
 
-def test_gg_run_learns_resumes_and_records_bytes(tmp_path):
+def test_gg_run_learns_records_curves_and_resumes(tmp_path):
     exp = GGExperiment(data="synthetic", n_tasks=2, per_task=2, width=4, sparsity=4, train=EpochConfig(epochs=6, batch=16, augment=False),
                        test_limit=40, curves=True)
     full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
@@ -95,7 +95,6 @@ def test_gg_run_learns_resumes_and_records_bytes(tmp_path):
     # resume: drop the second task from the checkpoint and the stored result, run again
     ckpt = next((tmp_path / "c" / "ckpt").iterdir())
     state = (ckpt / "gg.json").read_text()
-    import json
     saved = json.loads(state)
     (ckpt / "gg.json").write_text(json.dumps({k: v[:1] for k, v in saved.items()}))
     for p in (tmp_path / "r").glob("*/*.json"):

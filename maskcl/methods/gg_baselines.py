@@ -19,12 +19,12 @@ import torch
 import torch.nn.functional as F
 
 from ..nets.init import torch_default
-from ..nets.resnet import ResNet, forward, init_stats
+from ..nets.resnet import EVAL_BATCH, ResNet, forward, init_stats
 from ..progress import bar
 from ..scoring import accuracy
 from ..seeding import generator
 from ..store import Checkpoint
-from ..train import fit_epochs
+from ..train import fit_epochs, task_epochs
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -42,21 +42,16 @@ def _sequence(exp, ckpt: Checkpoint, stream, net: ResNet, name: str, state: dict
     scored right after. `state` (named lists of tensors) is checkpointed after every task, so a run resumes."""
     acc = ckpt.load_json(f"{name}.json", {"accuracy": []})["accuracy"]
     if acc:
-        saved = ckpt.load_layers(f"{name}.safetensors", 0, stream.device, **{k: len(v) for k, v in state.items()})
-        state.update(zip(state, saved[1:]))
+        state.update(ckpt.load_lists(f"{name}.safetensors", stream.device, **{k: len(v) for k, v in state.items()}))
     for t in bar(range(len(acc), exp.n_tasks), desc=name):
         logits = train_task(t, state)
-        acc.append(accuracy(logits, *stream.task_data(t, "test", exp.test_limit), batch=500))
-        ckpt.save_layers(f"{name}.safetensors", [], **state)
+        acc.append(accuracy(logits, *stream.task_data(t, "test", exp.test_limit), EVAL_BATCH))
+        ckpt.save_lists(f"{name}.safetensors", **state)
         ckpt.save_json(f"{name}.json", {"accuracy": acc})
     label = {"upper_bound_gg": "Upper Bound", "separate_heads": "Separate Heads", "batche_gg": "BatchE (GG)"}[name]
     label += " - Rand W" if exp.rand_w else ""
     return {"rows": [{"method": label, "tasks": exp.n_tasks, "accuracy": sum(acc) / len(acc)}],
             "per_task": {label: acc}}
-
-
-def _epochs(exp, t: int):
-    return exp.train if t > 0 or exp.first_epochs is None else replace(exp.train, epochs=exp.first_epochs)
 
 
 def upper_bound(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
@@ -67,7 +62,7 @@ def upper_bound(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     def train_task(t, st):
         w, aff = _leaves(st["w"]), _leaves(st["affine"])
         fit_epochs(stream, t, [*w, *aff], lambda x, y: F.cross_entropy(forward(x, net, w, st["stats"], affine=aff), y),
-                   replace(_epochs(exp, t), lr=FIRST_LR), exp.seed, ("upper-bound", t), exp.train_limit,
+                   replace(task_epochs(exp.train, t, exp.first_epochs), lr=FIRST_LR), exp.seed, ("upper-bound", t), exp.train_limit,
                    desc=f"upper bound {t}")
         st["w"], st["affine"] = [p.detach() for p in w], [p.detach() for p in aff]
         return lambda xb: forward(xb, net, st["w"], st["stats"], train=False, affine=st["affine"])
@@ -88,7 +83,7 @@ def separate_heads(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
         head = _leaves([st["heads"][t]])
         params, lr = (head + trunk, FIRST_LR) if with_trunk else (head, HEAD_LR)
         fit_epochs(stream, t, params, lambda x, y: F.cross_entropy(forward(x, net, [*trunk, head[0]], stats), y),
-                   replace(_epochs(exp, t), lr=lr), exp.seed, ("separate-heads", t), exp.train_limit,
+                   replace(task_epochs(exp.train, t, exp.first_epochs), lr=lr), exp.seed, ("separate-heads", t), exp.train_limit,
                    desc=f"separate heads {t}")
         st["trunk"] = [p.detach() for p in trunk]
         st["heads"] = [*st["heads"][:t], head[0].detach(), *st["heads"][t + 1:]]
@@ -123,7 +118,7 @@ def batche(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
         w = _leaves(st["w"]) if with_w else st["w"]
         params, lr = (fast + w, FIRST_LR) if with_w else (fast, FAST_LR)
         fit_epochs(stream, t, params, lambda x, y: F.cross_entropy(forward(x, net, fast_weights(w, fast), stats), y),
-                   replace(_epochs(exp, t), lr=lr), exp.seed, ("batche", t), exp.train_limit, desc=f"batche {t}")
+                   replace(task_epochs(exp.train, t, exp.first_epochs), lr=lr), exp.seed, ("batche", t), exp.train_limit, desc=f"batche {t}")
         st["w"] = [p.detach() for p in w]
         st["fast"][t * n_fast:(t + 1) * n_fast] = [f.detach() for f in fast]
         eff = fast_weights(st["w"], st["fast"][t * n_fast:(t + 1) * n_fast])

@@ -8,31 +8,28 @@ Training (D.1): Adam lr 1e-3, batch 128, cosine decay, augmented images.
 Transfer (D.5): task i's scores start from the running mean of the earlier tasks' scores, S_i = (1/i) Σ_{j<i} S_j,
 instead of a fresh Kaiming-uniform draw, rescaled per layer to the norm of a fresh draw — the paper's "normalise
 … so that the norm of our supermask matrix is reasonable" (`transfer_rescale`, on by default; off: the plain
-mean, which is what the issue reports the released code runs — its line cannot run as written). A mean of the
+mean — the released line divides by a scalar norm, which leaves the starting mask unchanged, and cannot run as
+written). A mean of the
 earlier *binary* masks is not usable: every weight no earlier task kept gets score exactly 0, where the
 straight-through gradient through |s| is 0, so those scores never move and the new mask is frozen among ties.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
 
 from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
 from ..nets.init import signed_constant
-from ..nets.resnet import ResNet, forward, init_stats
+from ..nets.resnet import EVAL_BATCH, ResNet, forward, init_stats
 from ..progress import bar
 from ..scoring import accuracy
 from ..store import Checkpoint
-from ..train import fit_epochs
+from ..train import fit_epochs, task_epochs
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
-
-EVAL_BATCH = 500  # test images per forward pass (memory only; results do not depend on it)
-
 
 def er_densities(net, k: float) -> list[float]:
     """Erdős–Rényi layer budget of the SupSup code: min(0.5, k·(out + in)/(out·in·kh·kw)) per layer."""
@@ -85,21 +82,22 @@ def run(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     done = len(state["accuracy"])
     masks = []
     for t in range(done):
-        packed, _ = ckpt.load_layers(f"task_{t:03d}.safetensors", len(net.shapes), device, stats=len(net.bn_channels))
+        packed = ckpt.load_lists(f"task_{t:03d}.safetensors", device, layer=len(net.shapes),
+                                 stats=len(net.bn_channels))["layer"]
         masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(packed, net.shapes)])
     score_sum = (ckpt.load_layers(f"score_sum_{done - 1:03d}.safetensors", len(net.shapes), device)
                  if exp.transfer and done else None)
     for t in bar(range(done, exp.n_tasks), desc="SupSup GG"):
         fresh = init_scores(net, exp.seed, t)
         scores0 = transfer_init(score_sum, t, fresh if exp.transfer_rescale else None) if exp.transfer and t else fresh
-        cfg = exp.train if t > 0 or exp.first_epochs is None else replace(exp.train, epochs=exp.first_epochs)
-        m, stats, curve, scores = train_task(stream, net, weights, t, scores0, densities, cfg, exp.seed,
+        m, stats, curve, scores = train_task(stream, net, weights, t, scores0, densities,
+                                             task_epochs(exp.train, t, exp.first_epochs), exp.seed,
                                              exp.train_limit, exp.test_limit if exp.curves else 0)
         x, y = stream.task_data(t, "test", exp.test_limit)
         state["accuracy"].append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y,
                                           EVAL_BATCH))
         state["curves"].append(curve)
-        ckpt.save_layers(f"task_{t:03d}.safetensors", [pack_bits(v.flatten()) for v in m], stats=stats)
+        ckpt.save_lists(f"task_{t:03d}.safetensors", layer=[pack_bits(v.flatten()) for v in m], stats=stats)
         if exp.transfer:
             score_sum = scores if score_sum is None else [a + b for a, b in zip(score_sum, scores)]
             ckpt.save_layers(f"score_sum_{t:03d}.safetensors", score_sum)  # Σ over tasks 0..t

@@ -16,6 +16,9 @@ import torch
 import torch.nn.functional as F
 
 
+EVAL_BATCH = 500  # test images per forward pass when scoring (memory only; results do not depend on it)
+
+
 @dataclass(frozen=True)
 class Conv:
     name: str
