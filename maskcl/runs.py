@@ -16,9 +16,9 @@ from pathlib import Path
 
 import torch
 
-from .data import class_split, load_cifar, load_dataset, synthetic_cifar, task_stream
-from .methods import batche, bounds, gg_baselines, hopfield, impress, nns, psp, supsup, supsup_gg
-from .nets.mlp import mlp
+from .data import MEAN, STD, class_split, load_cifar, load_dataset, load_mnist, synthetic_cifar, synthetic_mnist, task_stream
+from .methods import batche, bounds, dense_cl, exssnet, gg_baselines, hopfield, impress, nns, psp, supsup, supsup_gg
+from .nets.mlp import MLP, mlp
 from .nets.resnet import ResNet
 from .paths import cache_dir, download_allowed, results_dir
 from .store import Checkpoint, config_dict, config_key, key_of, read_json, write_json
@@ -42,6 +42,21 @@ def _on_images(method):
     return go
 
 
+def _on_classes(method):
+    """Adapt a method(exp, ckpt, stream, net, device) over ExSSNeT's class split (LeNet on MNIST, the reduced
+    ResNet-18 on CIFAR) to method(exp, ckpt, device)."""
+    def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
+        if exp.data in ("mnist", "synthetic_mnist"):
+            data = load_mnist(download=download_allowed()) if exp.data == "mnist" else synthetic_mnist(exp.seed)
+            stream = class_split(exp.data, data, exp.n_tasks, exp.per_task, exp.seed, device, exp.val_fraction,
+                                 (MEAN,), (STD,))
+            return method(exp, ckpt, stream, MLP((784, 300, 100, exp.per_task)), device)
+        stream = class_split(exp.data, image_data(exp.data, exp.seed), exp.n_tasks, exp.per_task, exp.seed, device,
+                             exp.val_fraction)
+        return method(exp, ckpt, stream, ResNet(exp.per_task, exp.width), device)
+    return go
+
+
 def image_data(name: str, seed: int = 0) -> dict:
     """'cifar100' (the paper's), 'cifar10' (the real-image stand-in) from MASKCL_DATA, or 'synthetic'."""
     if name == "synthetic":
@@ -55,12 +70,14 @@ _STREAM_METHODS = {"supsup": supsup.run, "upper_bound": bounds.upper_bound, "low
                    "nns": nns.run, "psp": psp.run, "batche": batche.run}  # configured by Experiment
 METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
            **{name: _on_images(fn) for name, fn in _IMAGE_METHODS.items()},
-           "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn}
+           "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn,
+           "exssnet": _on_classes(exssnet.run), "dense_cl": _on_classes(dense_cl.run)}
 # Each method's version (its module's VERSION) enters the key of its results.
 VERSIONS = {"supsup": supsup.VERSION, "upper_bound": bounds.VERSION, "lower_bound": bounds.VERSION,
             "nns": nns.VERSION, "psp": psp.VERSION, "batche": batche.VERSION, "hopsupsup": hopfield.VERSION,
             "impresslearn": impress.VERSION, "impress_gn": impress.VERSION, "supsup_gg": supsup_gg.VERSION,
-            **{name: gg_baselines.VERSION for name in ("upper_bound_gg", "separate_heads", "batche_gg")}}
+            **{name: gg_baselines.VERSION for name in ("upper_bound_gg", "separate_heads", "batche_gg")},
+            "exssnet": exssnet.VERSION, "dense_cl": dense_cl.VERSION}
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -124,6 +141,49 @@ class GGExperiment:
             raise ValueError(f"unknown GG method {self.method!r}; choose one of {sorted(_IMAGE_METHODS)}")
         if self.data not in ("cifar100", "cifar10", "synthetic"):
             raise ValueError(f"unknown data {self.data!r}; choose 'cifar100', 'cifar10' or 'synthetic'")
+
+
+@dataclass(frozen=True)
+class CLExperiment:
+    """One run of ExSSNeT's task-incremental protocol (§4.1, A.3): `n_tasks` tasks of `per_task` disjoint classes
+    (class order RandomState(seed).permutation, task-local labels), `val_fraction` of each class's training rows
+    held out for validation curves; LeNet 300-100 on MNIST, the reduced ResNet-18 (non-affine batch norm, one set
+    of statistics per task) on CIFAR.
+
+    method exssnet: variant supsup (mask phase only), ssnet or exssnet (mask phase, then a weight phase), ± KKT.
+    method dense_cl: variant naive | individual | multitask (the dense rows of Table 2; `weights` epochs).
+    Both phases: Adam, cosine decay per epoch, a fresh optimiser per phase, no weight decay (the ExSSNeT code's
+    masked runs), batch 64, no checkpoint selection (the last epoch's model is kept)."""
+
+    method: str = "exssnet"  # exssnet | dense_cl
+    variant: str = "exssnet"  # exssnet: supsup | ssnet | exssnet; dense_cl: naive | individual | multitask
+    data: str = "mnist"  # mnist | synthetic_mnist (LeNet); cifar100 | cifar10 | synthetic (ResNet)
+    n_tasks: int = 5
+    per_task: int = 2
+    width: int = 20  # nf of the reduced ResNet-18
+    density: float = 0.1  # mask density per layer
+    kkt: bool = False
+    kkt_batches: int = 10  # batches of 64 of the new task (Tables 9-10)
+    kkt_k: int = 10  # neighbours (Table 10's fixed k)
+    mask: EpochConfig = EpochConfig(epochs=15, batch=64, lr=0.01, weight_decay=0.0, augment=False)
+    weights: EpochConfig = EpochConfig(epochs=15, batch=64, lr=1e-3, weight_decay=0.0, augment=False)
+    val_fraction: float = 0.2
+    train_limit: int | None = None  # training rows per task (None: all)
+    test_limit: int | None = None  # test (and validation) rows per task (None: all)
+    seed: int = 0
+
+    def __post_init__(self):
+        variants = {"exssnet": exssnet.VARIANTS, "dense_cl": dense_cl.VARIANTS}
+        if self.method not in variants:
+            raise ValueError(f"unknown method {self.method!r} for CLExperiment; choose one of {sorted(variants)}")
+        if self.variant not in variants[self.method]:
+            raise ValueError(f"unknown {self.method} variant {self.variant!r}; choose one of {variants[self.method]}")
+        if self.data not in ("mnist", "synthetic_mnist", "cifar100", "cifar10", "synthetic"):
+            raise ValueError(f"unknown data {self.data!r}; choose mnist, synthetic_mnist, cifar100, cifar10 or synthetic")
+        if self.method == "exssnet" and (self.variant == "supsup") != (self.weights.epochs == 0):
+            raise ValueError("SupSup trains no weights (weights.epochs = 0); SSNeT and ExSSNeT need weight epochs")
+        if self.kkt and self.method != "exssnet":
+            raise ValueError("KKT starts a mask from an earlier task's scores; dense baselines have none")
 
 
 def check_profile(profile: str) -> str:

@@ -158,13 +158,15 @@ def task_epochs(cfg: EpochConfig, task: int, first_epochs: int | None) -> EpochC
     return cfg if task > 0 or first_epochs is None else replace(cfg, epochs=first_epochs)
 
 
-def fit_epochs(stream, task: int, params: list[torch.Tensor], loss_fn: Callable, cfg: EpochConfig, seed: int,
-               key: object, limit: int | None = None, desc: str = "train",
+def fit_epochs(stream, task: int | Sequence[int], params: list[torch.Tensor], loss_fn: Callable, cfg: EpochConfig,
+               seed: int, key: object, limit: int | None = None, desc: str = "train",
                after_epoch: Callable[[int], None] | None = None) -> None:
-    """cfg.epochs passes over the first `limit` training rows of `task` (each epoch in the order drawn from
-    (seed, key, epoch), the last batch smaller), minimising loss_fn(x, y) with Adam; augmentation of batch b of
-    epoch e drawn from (seed, key, e, b). `after_epoch(e)` runs after epoch e (0-based)."""
-    idx = stream.indices(task, "train")[:limit]
+    """cfg.epochs passes over the first `limit` training rows of `task` (several tasks: all their rows, jointly;
+    each epoch in the order drawn from (seed, key, epoch), the last batch smaller), minimising loss_fn(x, y) with
+    Adam; augmentation of batch b of epoch e drawn from (seed, key, e, b). `after_epoch(e)` runs after epoch e
+    (0-based)."""
+    tasks = [task] if isinstance(task, int) else list(task)
+    idx = torch.cat([stream.indices(t, "train")[:limit] for t in tasks])
     per_epoch = -(-len(idx) // cfg.batch)
     batches = [idx[torch.randperm(len(idx), generator=generator("epoch-order", seed, key, e)).to(idx.device)]
                .split(cfg.batch) for e in range(cfg.epochs)]

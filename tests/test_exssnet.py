@@ -72,8 +72,9 @@ def test_kkt_picks_the_task_that_explains_a_relabelled_task_and_falls_back_other
     y = torch.randint(0, 2, (80,), generator=g)
     noise = lambda: torch.randn(80, 6, generator=g)  # noqa: E731
     useful = noise() + 4.0 * F.one_hot(y, 6).float()
-    assert kkt_source([noise(), useful, noise()], y, n_train=60, k=5, n_classes=2) == 1
+    source, knn = kkt_source([noise(), useful, noise()], y, n_train=60, k=5, n_classes=2)
+    assert source == 1 and knn[1] > 0.9 and max(knn[0], knn[2]) < 0.6
     constant = torch.zeros(80, 6)  # every sample the same: the KNN votes one class, which is not above chance
     balanced = torch.arange(80) % 2
-    assert kkt_source([constant], balanced, n_train=60, k=5, n_classes=2) is None
-    assert kkt_source([], y, n_train=60, k=5, n_classes=2) is None
+    assert kkt_source([constant], balanced, n_train=60, k=5, n_classes=2) == (None, [0.5])
+    assert kkt_source([], y, n_train=60, k=5, n_classes=2) == (None, [])

@@ -112,20 +112,25 @@ def crop_flip(x: torch.Tensor, g: torch.Generator, pad: int = 4) -> torch.Tensor
 
 @dataclass
 class ClassSplit:
-    """Tasks that are disjoint class subsets of an image data set (SplitCIFAR). Images stay uint8 on `device`;
-    a task's labels are 0..c−1, the position of the class in the task's class list (as the SupSup code)."""
+    """Tasks that are disjoint class subsets of a labelled data set (SplitCIFAR, and SplitMNIST as ExSSNeT builds
+    it). Images stay uint8 on `device` — (N, 3, 32, 32) for CIFAR, (N, 784) for MNIST — and are normalised with
+    `mean`/`std` (one value per channel) per batch; a task's labels are 0..c−1, the position of the class in the
+    task's class list (as the SupSup and ExSSNeT code). Splits: "train", "test" and, when held out, "val"."""
 
     name: str  # the base data set, e.g. "cifar100" (recorded with every result)
-    x: dict[str, torch.Tensor]  # split -> uint8 (N, 3, 32, 32)
+    x: dict[str, torch.Tensor]  # split -> uint8 images
     y: dict[str, torch.Tensor]  # split -> int64 (N,) in the base data set's classes
     classes: torch.Tensor  # (n_tasks, classes per task)
+    mean: tuple[float, ...] = CIFAR_MEAN
+    std: tuple[float, ...] = CIFAR_STD
 
     def __post_init__(self):
         self.local = torch.full((int(self.y["train"].max()) + 1,), -1, dtype=torch.long, device=self.device)
         for row in self.classes:
             self.local[row.to(self.device)] = torch.arange(len(row), device=self.device)
-        self.mean = torch.tensor(CIFAR_MEAN, device=self.device).view(1, 3, 1, 1)
-        self.std = torch.tensor(CIFAR_STD, device=self.device).view(1, 3, 1, 1)
+        shape = (1, -1, 1, 1) if self.x["train"].dim() == 4 else (1, -1)
+        self._mean = torch.tensor(self.mean, device=self.device).view(shape)
+        self._std = torch.tensor(self.std, device=self.device).view(shape)
 
     @property
     def device(self) -> torch.device:
@@ -138,34 +143,58 @@ class ClassSplit:
     def indices(self, task: int, split: str) -> torch.Tensor:
         if not 0 <= task < self.n_tasks:
             raise IndexError(f"task {task} outside 0..{self.n_tasks - 1}")
+        if split not in self.x:
+            raise KeyError(f"no {split!r} split; this stream has {sorted(self.x)}")
         return torch.nonzero(torch.isin(self.y[split], self.classes[task].to(self.device))).squeeze(1)
 
     def inputs(self, split: str, idx: torch.Tensor, tasks: torch.Tensor | None = None,
                augment: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised images (float, (n, 3, 32, 32)) and task-local labels of base rows `idx`; with a generator,
+        """Normalised inputs (float) and task-local labels of base rows `idx`; with a generator, images are
         augmented by `crop_flip` first (the training transform). `tasks` is accepted for the common stream
         protocol; a class split's rows already say which task they belong to."""
         x = self.x[split][idx].float().div_(255)
         if augment is not None:
+            if x.dim() != 4:
+                raise ValueError(f"augmentation (crop and flip) needs images (n, c, h, w); {self.name} rows are flat")
             x = crop_flip(x, augment)
-        return (x - self.mean) / self.std, self.local[self.y[split][idx]]
+        return (x - self._mean) / self._std, self.local[self.y[split][idx]]
 
     def task_data(self, task: int, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         return self.inputs(split, self.indices(task, split)[:limit])
 
 
+def hold_out(data: dict[str, tuple], fraction: float, seed: int) -> dict[str, tuple]:
+    """`data` with a "val" split: from every class of "train", a random `fraction` of its rows (drawn from seed;
+    ⌊fraction·n⌋ of them), the rest kept as "train" in their original order. ExSSNeT's SplitMNIST holds out 20%
+    of each task's training data (Avalanche's validation stream)."""
+    if not 0.0 <= fraction < 1.0:
+        raise ValueError(f"validation fraction must lie in [0, 1), got {fraction}")
+    x, y = data["train"]
+    g = generator("validation-split", seed)
+    val = torch.zeros(len(y), dtype=torch.bool)
+    for c in range(int(y.max()) + 1):
+        rows = torch.nonzero(y == c).squeeze(1)
+        val[rows[torch.randperm(len(rows), generator=g)[: int(fraction * len(rows))]]] = True
+    return {**data, "train": (x[~val], y[~val]), "val": (x[val], y[val])}
+
+
 def class_split(name: str, data: dict[str, tuple], n_tasks: int, per_task: int, seed: int | None = 0,
-                device: str | torch.device = "cpu") -> ClassSplit:
-    """SplitCIFAR: task i gets classes order[per_task·i : per_task·(i+1)], where order is
+                device: str | torch.device = "cpu", val_fraction: float = 0.0,
+                mean: tuple[float, ...] = CIFAR_MEAN, std: tuple[float, ...] = CIFAR_STD) -> ClassSplit:
+    """Task i gets classes order[per_task·i : per_task·(i+1)], where order is
     numpy.random.RandomState(seed).permutation(n_classes) as in the SupSup and ExSSNeT code (seed=None: 0, 1, 2, …).
-    SupSup: CIFAR-100, 20 tasks × 5 classes; ExSSNeT: CIFAR-100, 5 × 20; the stand-in: CIFAR-10, 5 × 2."""
+    SupSup: CIFAR-100, 20 tasks × 5 classes; ExSSNeT: CIFAR-100, 5 × 20, and MNIST, 5 × 2 (with `val_fraction`
+    0.2 held out by `hold_out`); the stand-in: CIFAR-10, 5 × 2."""
     import numpy as np
 
     n_classes = int(data["train"][1].max()) + 1
     if n_tasks * per_task > n_classes:
         raise ValueError(f"{n_tasks} tasks × {per_task} classes need {n_tasks * per_task} classes; "
                          f"{name} has {n_classes}")
+    if val_fraction:
+        data = hold_out(data, val_fraction, 0 if seed is None else seed)
     order = np.arange(n_classes) if seed is None else np.random.RandomState(seed).permutation(n_classes)
     classes = torch.from_numpy(order[: n_tasks * per_task].reshape(n_tasks, per_task).astype(np.int64))
-    return ClassSplit(name, {s: data[s][0].to(device) for s in ("train", "test")},
-                      {s: data[s][1].to(device) for s in ("train", "test")}, classes)
+    splits = [s for s in ("train", "val", "test") if s in data]
+    return ClassSplit(name, {s: data[s][0].to(device) for s in splits}, {s: data[s][1].to(device) for s in splits},
+                      classes, tuple(mean), tuple(std))

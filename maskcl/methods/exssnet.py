@@ -12,7 +12,19 @@ beats chance.
 """
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
+
+from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
+from ..nets import apply, init_stats
+from ..nets.init import signed_constant
+from ..progress import bar
+from ..scoring import accuracy
+from ..seeding import generator
+from ..store import Checkpoint
+from ..train import fit_epochs
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -59,15 +71,122 @@ def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tens
     return (votes * (dist.sum(1, keepdim=True) + 1) + closeness).argmax(1)
 
 
-def kkt_source(features: list[torch.Tensor], y: torch.Tensor, n_train: int, k: int, n_classes: int) -> int | None:
+def kkt_source(features: list[torch.Tensor], y: torch.Tensor, n_train: int, k: int,
+               n_classes: int) -> tuple[int | None, list[float]]:
     """KKT (§3.2): features[j] (n, d) are the new task's samples embedded by earlier task j's subnetwork; a KNN on
     the first n_train samples is scored on the rest. Returns the earlier task whose KNN scores best if that beats
-    chance (1 / n_classes), else None (start from a fresh initialisation)."""
+    chance (1 / n_classes), else None (start from a fresh initialisation), and every task's KNN accuracy."""
     scores = []
     for f in features:
         pred = knn_predict(f[:n_train], y[:n_train], f[n_train:], k, n_classes)
         scores.append(float((pred == y[n_train:]).float().mean()))
     if not scores:
-        return None
+        return None, scores
     best = max(range(len(scores)), key=scores.__getitem__)
-    return best if scores[best] > 1.0 / n_classes else None
+    return (best if scores[best] > 1.0 / n_classes else None), scores
+
+
+EVAL_BATCH = 500  # rows per forward pass when scoring (memory only; results do not depend on it)
+VARIANTS = ("supsup", "ssnet", "exssnet")
+
+
+def _masked(weights, masks) -> list[torch.Tensor]:
+    return [w * m for w, m in zip(weights, masks)]
+
+
+def _score(stream, net, weights, mask, stats, task: int, split: str, limit=None) -> float:
+    x, y = stream.task_data(task, split, limit)
+    w = _masked(weights, mask)
+    return accuracy(lambda xb: apply(net, xb, w, stats, train=False), x, y, EVAL_BATCH)
+
+
+def kkt(exp, stream, net, weights, masks, stats, task: int) -> tuple[int | None, list[float]]:
+    """KKT before learning `task`: exp.kkt_batches batches of 64 of its training rows (drawn from (seed, task)),
+    embedded by every earlier task's subnetwork (current W ⊙ M_j, its statistics, evaluation mode); the first 66%
+    fit the KNNs (the ExSSNeT code's split), the rest score them."""
+    rows = stream.indices(task, "train")[:exp.train_limit]
+    rows = rows[torch.randperm(len(rows), generator=generator("kkt", exp.seed, task)).to(rows.device)]
+    x, y = stream.inputs("train", rows[: 64 * exp.kkt_batches])
+    with torch.no_grad():
+        features = [apply(net, x, _masked(weights, m), s, train=False, head=False).flatten(1)
+                    for m, s in zip(masks, stats)]
+    return kkt_source(features, y, int(0.66 * len(y)), exp.kkt_k, exp.per_task)
+
+
+def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
+    """SupSup, SSNeT or ExSSNeT (exp.variant), ± KKT, over the tasks of a class split, in turn.
+
+    Task t: (KKT) → mask phase (edge-popup at exp.density per layer, on the current W) → (SSNeT/ExSSNeT) weight
+    phase through all of M_t, updating M_t's free weights (ExSSNeT) or all of them (SSNeT) → the accuracy of
+    every task learned so far, each with its own mask (and statistics) and the current W: row t of the accuracy
+    matrix. The validation accuracy after every epoch of both phases is kept (ExSSNeT Fig. 4). Each task's mask,
+    statistics and final scores, and W after it, are checkpointed as it finishes, so a killed run resumes at the
+    next task."""
+    weights = signed_constant(net, exp.seed, device)
+    n_layers, n_stats = len(net.shapes), len(init_stats(net))
+    densities = [exp.density] * n_layers
+    state = ckpt.load_json("exssnet.json", {"accuracy": [], "curves": [], "overlap": [], "kkt": []})
+    done = len(state["accuracy"])
+    masks, stats, final_scores = [], [], []
+    for t in range(done):
+        saved = ckpt.load_lists(f"task_{t:03d}.safetensors", device, layer=n_layers, stats=n_stats, scores=n_layers)
+        masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)])
+        stats.append(saved["stats"])
+        final_scores.append(saved["scores"])
+    if done and exp.variant != "supsup":
+        weights = ckpt.load_layers(f"weights_{done - 1:03d}.safetensors", n_layers, device)
+    val = "val" if "val" in stream.x else None
+    for t in bar(range(done, exp.n_tasks), desc=exp.variant):
+        source, knn = kkt(exp, stream, net, weights, masks, stats, t) if exp.kkt and t else (None, [])
+        scores = [s.clone().to(device).requires_grad_() for s in
+                  (final_scores[source] if source is not None else init_scores(net, exp.seed, t))]
+        st = init_stats(net, device)
+        curve = []
+
+        def after_epoch(_, mask_of=None):
+            if val:
+                m = mask_of() if mask_of else [binary_mask(s, "topk", d) for s, d in zip(scores, densities)]
+                curve.append(_score(stream, net, current_w, m, st, t, val, exp.test_limit))
+
+        current_w = weights
+        fit_epochs(stream, t, scores, lambda x, y: F.cross_entropy(apply(net, x, [
+            masked_weight(w, s, "topk", d) for w, s, d in zip(weights, scores, densities)], st, train=True), y),
+            exp.mask, exp.seed, ("exssnet-mask", t), exp.train_limit, f"task {t} mask", after_epoch)
+        mask = [binary_mask(s, "topk", d) for s, d in zip(scores, densities)]
+        free = free_mask(mask, masks)
+        if exp.variant != "supsup":
+            params = [w.clone().requires_grad_() for w in weights]
+            keep = free if exp.variant == "exssnet" else [None] * n_layers  # SSNeT trains all of M_t
+            current_w = params
+            fit_epochs(stream, t, params, lambda x, y: F.cross_entropy(apply(net, x, [
+                exclusive_weight(w, m, f) for w, m, f in zip(params, mask, keep)], st,
+                train=True), y), exp.weights, exp.seed, ("exssnet-weights", t), exp.train_limit, f"task {t} weights",
+                lambda e: after_epoch(e, lambda: mask))
+            weights = [p.detach() for p in params]
+        masks.append(mask)
+        stats.append(st)
+        final_scores.append([s.detach() for s in scores])
+        state["accuracy"].append([_score(stream, net, weights, masks[j], stats[j], j, "test", exp.test_limit)
+                                  for j in range(t + 1)])
+        state["curves"].append(curve)
+        state["overlap"].append(sparse_overlap(mask, free) if t else 0.0)
+        state["kkt"].append({"source": source, "knn_accuracy": knn})
+        ckpt.save_lists(f"task_{t:03d}.safetensors", layer=[pack_bits(m.flatten()) for m in mask], stats=st,
+                        scores=final_scores[-1])
+        if exp.variant != "supsup":
+            ckpt.save_layers(f"weights_{t:03d}.safetensors", weights)
+        ckpt.save_json("exssnet.json", state)
+    return summary(state, exp)
+
+
+def summary(state: dict, exp) -> dict:
+    """Rows of A(T), F(T) and the average sparse overlap (tasks 2..N: the first task overlaps nothing), with the
+    accuracy matrix, the curves and the KKT choices."""
+    from ..metrics import accuracy_matrix, average_accuracy, forgetting
+
+    a = accuracy_matrix(state["accuracy"], exp.n_tasks)
+    name = {"supsup": "SupSup", "ssnet": "SSNeT", "exssnet": "ExSSNeT"}[exp.variant] + (" + KKT" if exp.kkt else "")
+    so = state["overlap"][1:]
+    return {"rows": [{"method": name, "density": exp.density, "tasks": exp.n_tasks, "accuracy": average_accuracy(a),
+                      "forgetting": forgetting(a), "sparse_overlap": 100 * sum(so) / len(so) if so else 0.0}],
+            "accuracy_rows": state["accuracy"], "curves": state["curves"], "sparse_overlap": state["overlap"], "kkt": state["kkt"]}

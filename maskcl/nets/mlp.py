@@ -37,11 +37,14 @@ def mlp(arch: str, out_size: int, in_size: int = 784) -> MLP:
     return MLP((in_size, *ARCHITECTURES[arch], out_size))
 
 
-def forward(x: torch.Tensor, weights: list[torch.Tensor]) -> torch.Tensor:
-    """y = W_L relu(… relu(W_1 x)): x is (n, in) with (out, in) weights, or (B, n, in) with (B, out, in)."""
+def forward(x: torch.Tensor, weights: list[torch.Tensor], head: bool = True) -> torch.Tensor:
+    """y = W_L relu(… relu(W_1 x)): x is (n, in) with (out, in) weights, or (B, n, in) with (B, out, in).
+    With `head=False`, the penultimate layer's output before its ReLU, W_{L−1} relu(…) (the features the ExSSNeT
+    code's LeNet returns: 100 units for LeNet 300-100)."""
+    layers = weights if head else weights[:-1]
     h = x
-    for layer, w in enumerate(weights):
+    for layer, w in enumerate(layers):
         h = h @ w.transpose(-1, -2)
-        if layer < len(weights) - 1:
+        if layer < len(layers) - 1:
             h = torch.relu(h)
     return h
