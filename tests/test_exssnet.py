@@ -78,3 +78,132 @@ def test_kkt_picks_the_task_that_explains_a_relabelled_task_and_falls_back_other
     balanced = torch.arange(80) % 2
     assert kkt_source([constant], balanced, n_train=60, k=5, n_classes=2) == (None, [0.5])
     assert kkt_source([], y, n_train=60, k=5, n_classes=2) == (None, [])
+
+
+# --- the runner: SupSup / SSNeT / ExSSNeT ± KKT and the dense rows on a small synthetic class split ---------------
+from dataclasses import replace  # noqa: E402
+
+import pytest  # noqa: E402
+
+from maskcl import runs  # noqa: E402
+from maskcl.data import hold_out, synthetic_mnist  # noqa: E402
+from maskcl.masks import unpack_bits  # noqa: E402
+from maskcl.nets.mlp import MLP  # noqa: E402
+from maskcl.store import Checkpoint  # noqa: E402
+from maskcl.train import EpochConfig  # noqa: E402
+
+EPOCH = EpochConfig(epochs=2, batch=32, lr=0.01, weight_decay=0.0, augment=False)
+
+
+def small(variant="exssnet", **kw):
+    weights = replace(EPOCH, lr=0.01, epochs=0 if variant == "supsup" else 2)
+    return runs.CLExperiment(variant=variant, data="synthetic_mnist", n_tasks=3, mask=EPOCH, weights=weights,
+                             train_limit=128, test_limit=100, **kw)
+
+
+def subnet_logits(exp, cache, task, after):
+    """Task `task`'s logits on its test rows with its own mask and W as it was after task `after`."""
+    ckpt = Checkpoint(cache / "ckpt" / runs.key(exp))
+    net = MLP((784, 300, 100, 2))
+    saved = ckpt.load_lists(f"task_{task:03d}.safetensors", layer=3, stats=0, scores=3)
+    mask = [unpack_bits(p, s[0] * s[1]).view(s) for p, s in zip(saved["layer"], net.shapes)]
+    w = ckpt.load_layers(f"weights_{after:03d}.safetensors", 3)
+    stream = runs.class_split("synthetic_mnist", synthetic_mnist(exp.seed), 3, 2, exp.seed, "cpu", 0.2,
+                              (0.1307,), (0.3081,))
+    x, _ = stream.task_data(task, "test", 100)
+    return forward(x, [a * m for a, m in zip(w, mask)])
+
+
+def test_exssnet_runs_keep_earlier_tasks_bit_identical_and_ssnet_runs_do_not(tmp_path):
+    """End to end: after two later tasks, task 1's logits under ExSSNeT are bit for bit those right after it was
+    learned (and its column of the accuracy matrix never moves); SSNeT's change, since its masks overlap."""
+    for variant in ("exssnet", "ssnet"):
+        exp = small(variant)
+        res = runs.run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+        assert res["sparse_overlap"][0] == 0 and all(0 < so < 1 for so in res["sparse_overlap"][1:])
+        same = torch.equal(subnet_logits(exp, tmp_path / "c", 0, 0), subnet_logits(exp, tmp_path / "c", 0, 2))
+        assert same == (variant == "exssnet")
+        if variant == "exssnet":
+            assert {r[0] for r in res["accuracy_rows"]} == {res["accuracy_rows"][0][0]}
+            assert res["rows"][0]["forgetting"] == 0.0
+
+
+def test_kkt_starts_later_masks_from_an_earlier_task_and_raises_their_overlap(tmp_path):
+    plain = runs.run(small("supsup"), device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    kkt = runs.run(small("supsup", kkt=True, kkt_batches=2, kkt_k=5), device="cpu", results=tmp_path / "r",
+                   cache=tmp_path / "c")
+    assert plain["kkt"][1]["source"] is None and plain["kkt"][1]["knn_accuracy"] == []
+    assert kkt["kkt"][0] == {"source": None, "knn_accuracy": []}  # task 1 has nothing to transfer from
+    assert [len(k["knn_accuracy"]) for k in kkt["kkt"]] == [0, 1, 2]  # one KNN per earlier task
+    assert all(k["source"] is not None for k in kkt["kkt"][1:])  # synthetic classes separate in any subnetwork
+    assert kkt["rows"][0]["sparse_overlap"] > plain["rows"][0]["sparse_overlap"] + 10
+    assert plain["rows"][0]["forgetting"] == kkt["rows"][0]["forgetting"] == 0.0
+
+
+def test_a_killed_exssnet_run_resumes_to_the_same_result(tmp_path, monkeypatch):
+    exp = small("exssnet", kkt=True, kkt_batches=2, kkt_k=5)
+    fresh = runs.run(exp, device="cpu", results=tmp_path / "r1", cache=tmp_path / "c1")
+    from maskcl.methods import exssnet
+
+    calls, real = [], exssnet.fit_epochs
+
+    def dies_in_task_3(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 5:  # task 3's mask phase (two phases per task)
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(exssnet, "fit_epochs", dies_in_task_3)
+    with pytest.raises(KeyboardInterrupt):
+        runs.run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
+    assert not list((tmp_path / "r2").glob("*/*.json")), "a killed run must not leave a result"
+    monkeypatch.setattr(exssnet, "fit_epochs", real)
+    resumed = runs.run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
+    assert {k: v for k, v in resumed.items() if k != "provenance"} == {k: v for k, v in fresh.items() if k != "provenance"}
+
+
+@pytest.mark.parametrize("variant", ["naive", "individual", "multitask"])
+def test_dense_rows_run_and_resume(tmp_path, variant):
+    exp = runs.CLExperiment(method="dense_cl", variant=variant, data="synthetic_mnist", n_tasks=3, weights=EPOCH,
+                            train_limit=128, test_limit=100)
+    res = runs.run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    rows = res["accuracy_rows"]
+    assert [len(r) for r in rows] == ([3] if variant == "multitask" else [1, 2, 3])
+    assert res["rows"][0]["accuracy"] == pytest.approx(sum(rows[-1]) / 3)
+    if variant == "individual":  # each net is trained once and never touched again
+        assert res["rows"][0]["forgetting"] == 0.0 and rows[2][:2] == rows[1]
+
+
+def test_cl_experiment_rejects_bad_configs():
+    with pytest.raises(ValueError, match="variant"):
+        runs.CLExperiment(variant="exssnt")
+    with pytest.raises(ValueError, match="SupSup trains no weights"):
+        runs.CLExperiment(variant="supsup")  # default weights config has epochs
+    with pytest.raises(ValueError, match="KKT"):
+        runs.CLExperiment(method="dense_cl", variant="naive", kkt=True)
+    with pytest.raises(ValueError, match="unknown data"):
+        runs.CLExperiment(data="fashion")
+
+
+def test_hold_out_takes_the_same_fraction_of_every_class_disjointly():
+    data = synthetic_mnist(0, 1000, 100)
+    split = hold_out(data, 0.2, seed=3)
+    (xt, yt), (xv, yv) = split["train"], split["val"]
+    assert len(yt) + len(yv) == 1000
+    for c in range(10):
+        n = int((data["train"][1] == c).sum())
+        assert int((yv == c).sum()) == int(0.2 * n)
+    assert torch.equal(hold_out(data, 0.2, seed=3)["val"][0], xv)  # seeded
+    assert not torch.equal(hold_out(data, 0.2, seed=4)["val"][0], xv)
+    rows = {tuple(r.tolist()) for r in data["train"][0]}
+    assert all(tuple(r.tolist()) in rows for r in xv[:20])
+
+
+def test_mlp_features_are_the_penultimate_layer_before_its_relu():
+    g = torch.Generator().manual_seed(0)
+    w = [torch.randn(8, 6, generator=g), torch.randn(5, 8, generator=g), torch.randn(2, 5, generator=g)]
+    x = torch.randn(4, 6, generator=g)
+    feats = forward(x, w, head=False)
+    assert torch.allclose(feats, torch.relu(x @ w[0].T) @ w[1].T)
+    assert torch.allclose(forward(x, w), torch.relu(feats) @ w[2].T)
+    assert (feats < 0).any()  # not rectified
