@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 usage() {
   cat <<'TXT'
 usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--only PREFIX]
-                      [--from-results | --results DIR] [--download] [--no-setup]
+                      [--from-results | --results DIR] [--download] [--no-setup] [--quiet]
 
   --profile P      smoke (seconds, proves the code path), quick (default; this CPU, minutes, real data),
                    paper (the papers' protocol; meant for a GPU)
@@ -18,12 +18,17 @@ usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--
   --results DIR    use DIR as the results store
   --download       fetch missing data sets into $MASKCL_DATA (canonical archives, md5-checked; needs the network)
   --no-setup       use the existing .venv (or $MASKCL_PYTHON) without running tools/setup.sh
+  --quiet          no progress bar (also the default under --profile smoke and when $CI is set)
+
+Progress: papermill's bar counts each notebook's cells as they finish. The library's own bars (tasks, epochs)
+show in JupyterLab; in headless runs they are off, so they never end up inside the executed notebooks.
 
 Executed notebooks go to build/<profile>/, figures to figures/ (or $MASKCL_FIGURES).
 TXT
 }
 
-PROFILE=quick DEVICE=auto ONLY="" RESULTS="" SETUP=1
+PROFILE=quick DEVICE=auto ONLY="" RESULTS="" SETUP=1 BAR=--progress-bar
+if [ -n "${CI:-}" ]; then BAR=--no-progress-bar; fi
 while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
@@ -33,6 +38,7 @@ while [ $# -gt 0 ]; do
     --from-results) RESULTS=results; shift ;;
     --download) export MASKCL_DOWNLOAD=1; shift ;;
     --no-setup) SETUP=0; shift ;;
+    --quiet) BAR=--no-progress-bar; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "reproduce.sh: unknown option '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -50,7 +56,8 @@ if [ -n "$RESULTS" ] && ! stale="$("$PY" -m maskcl stale "$MASKCL_RESULTS")"; th
   echo "Recompute them (run without --from-results, or delete them and rerun) before plotting." >&2
   exit 3
 fi
-if [ "$PROFILE" = smoke ]; then export MASKCL_PROGRESS=0; fi
+if [ "$PROFILE" = smoke ]; then BAR=--no-progress-bar; fi
+export MASKCL_PROGRESS=0  # the library's bars would be captured into the executed notebooks
 FIGURES="${MASKCL_FIGURES:-figures}"
 BUILD="build/$PROFILE"
 mkdir -p "$BUILD"
@@ -72,7 +79,7 @@ for name in "${selected[@]}"; do
   start=$(date +%s)
   echo "== $name ($PROFILE, $DEVICE)"
   if "$PY" -m papermill "$nb" "$BUILD/$name.ipynb" -p PROFILE "$PROFILE" -p DEVICE "$DEVICE" \
-       --cwd notebooks --no-progress-bar; then
+       --cwd notebooks "$BAR"; then
     status=ok
     for fig in $("$PY" -c "import json,sys; print(' '.join(json.load(open(sys.argv[1]))['metadata'].get('maskcl', {}).get('figures', [])))" "$nb"); do
       if [ ! "$FIGURES/$fig.png" -nt "$marker" ]; then status="missing figure $fig.png"; fi

@@ -68,3 +68,26 @@ def test_preflight_knows_what_each_profile_reads():
     assert profiles.datasets(["08"], "paper") == ["cifar100"]
     assert profiles.datasets(list(profiles.NOTEBOOKS), "smoke") == []  # smoke falls back to synthetic data
     assert sorted(profiles.NOTEBOOKS) == sorted(p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.mark.parametrize("args, ci, bar", [
+    (["--profile", "quick"], None, "--progress-bar"),
+    (["--profile", "quick", "--quiet"], None, "--no-progress-bar"),
+    (["--profile", "quick"], "true", "--no-progress-bar"),
+    (["--profile", "smoke"], None, "--no-progress-bar"),
+])
+def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path, args, ci, bar):
+    """What reproduce.sh hands papermill, seen through a stand-in interpreter that records its arguments: the
+    per-cell bar unless smoke, $CI or --quiet; the library's bars always off inside headless kernels."""
+    log = tmp_path / "calls"
+    stub = tmp_path / "python"
+    stub.write_text(f"#!/usr/bin/env bash\necho \"$* MASKCL_PROGRESS=$MASKCL_PROGRESS\" >> {log}\n"
+                    "[ \"$2\" = papermill ] && exit 1\nexit 0\n")
+    stub.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update({"MASKCL_PYTHON": str(stub), **({"CI": ci} if ci else {})})
+    subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "01", *args], capture_output=True,
+                   text=True, timeout=60, env=env)
+    papermill = [line for line in log.read_text().splitlines() if line.startswith("-m papermill")]
+    assert len(papermill) == 1 and papermill[0].split()[-2] == bar, papermill
+    assert papermill[0].endswith("MASKCL_PROGRESS=0")
