@@ -4,11 +4,16 @@
     python -m maskcl data --profile P NOTEBOOK...       check (or with --download fetch) the data those notebooks
                                                         read under profile P; exit 2 with one message if any is
                                                         missing or corrupt
+    python -m maskcl run NOTEBOOK --profile P [--jobs N] [--executor local|slurm] [--device D]
+                                                        compute every run the notebook needs, without executing
+                                                        it: over N local processes, or one SLURM job per run
+                                                        (submitit); then ./reproduce.sh re-plots from the cache
 """
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 
 from .data import DataError, verify_cifar, verify_mnist
 from .paths import data_dir, download_allowed
@@ -36,7 +41,29 @@ def main(argv: list[str] | None = None) -> int:
     dt.add_argument("--profile", required=True, choices=PROFILES)
     dt.add_argument("--download", action="store_true", help="fetch missing data sets (canonical, md5-checked)")
     dt.add_argument("notebooks", nargs="+", help="notebook names or numbers, e.g. 01_supsup_gnu_permuted_mnist or 08")
+    rn = sub.add_parser("run", help="compute a notebook's runs (in parallel, or on a SLURM cluster)")
+    rn.add_argument("notebook", help="notebook name or number, e.g. 09")
+    rn.add_argument("--profile", default="quick", choices=PROFILES)
+    rn.add_argument("--device", default="auto")
+    rn.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    rn.add_argument("--executor", default="local", choices=("local", "slurm", "submitit-local"))
+    rn.add_argument("--timeout-min", type=int, default=240, help="slurm: time limit per job")
+    rn.add_argument("--partition", default=None, help="slurm: partition")
+    rn.add_argument("--gpus", type=int, default=0, help="slurm: GPUs per job")
     args = parser.parse_args(argv)
+    if args.command == "run":
+        from .launch import launch
+
+        if args.jobs < 1:
+            parser.error("--jobs must be at least 1")
+        slurm = {"timeout_min": args.timeout_min}
+        if args.executor == "slurm":
+            slurm.update(gpus_per_node=args.gpus, **({"slurm_partition": args.partition} if args.partition else {}))
+        start = time.perf_counter()
+        counts = launch(args.notebook, args.profile, args.device, args.jobs, args.executor, slurm=slurm)
+        print(f"{args.notebook} ({args.profile}): {counts['ran']} ran, {counts['done']} already done, "
+              f"{counts['busy']} running elsewhere; {time.perf_counter() - start:.1f} s")
+        return 0
     if args.command == "stale":
         found = stale(args.results)
         for line in found:
