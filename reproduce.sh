@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 usage() {
   cat <<'TXT'
 usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--only PREFIX]
-                      [--from-results | --results DIR] [--download] [--no-setup] [--quiet]
+                      [--from-results | --results DIR] [--gallery] [--download] [--no-setup] [--quiet]
 
   --profile P      smoke (seconds, proves the code path), quick (default; this CPU, minutes, real data),
                    paper (the papers' protocol; meant for a GPU)
@@ -16,6 +16,7 @@ usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--
                    runs are there; stops with exit 3 naming any result made by an older method version);
                    default is the local cache .cache/maskcl/results
   --results DIR    use DIR as the results store
+  --gallery        write the figures into the committed gallery figures/ (implied by --from-results)
   --download       fetch missing data sets into $MASKCL_DATA (canonical archives, md5-checked; needs the network)
   --no-setup       use the existing .venv (or $MASKCL_PYTHON) without running tools/setup.sh
   --quiet          no progress bar (also the default under --profile smoke and when $CI is set)
@@ -23,11 +24,13 @@ usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--
 Progress: papermill's bar counts each notebook's cells as they finish. The library's own bars (tasks, epochs)
 show in JupyterLab; in headless runs they are off, so they never end up inside the executed notebooks.
 
-Executed notebooks go to build/<profile>/, figures to figures/ (or $MASKCL_FIGURES).
+Executed notebooks go to build/<profile>/, their figures to build/<profile>/figures/ — the committed gallery in
+figures/ changes only with --gallery or --from-results (or $MASKCL_FIGURES set), so a default run never
+replaces a committed figure by a weaker one.
 TXT
 }
 
-PROFILE=quick DEVICE=auto ONLY="" RESULTS="" SETUP=1 BAR=--progress-bar
+PROFILE=quick DEVICE=auto ONLY="" RESULTS="" SETUP=1 BAR=--progress-bar GALLERY=0
 if [ -n "${CI:-}" ]; then BAR=--no-progress-bar; fi
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -35,7 +38,8 @@ while [ $# -gt 0 ]; do
     --device) DEVICE="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
     --only) ONLY="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
     --results) RESULTS="${2:-}"; shift 2 || { usage >&2; exit 2; } ;;
-    --from-results) RESULTS=results; shift ;;
+    --from-results) RESULTS=results GALLERY=1; shift ;;
+    --gallery) GALLERY=1; shift ;;
     --download) export MASKCL_DOWNLOAD=1; shift ;;
     --no-setup) SETUP=0; shift ;;
     --quiet) BAR=--no-progress-bar; shift ;;
@@ -58,9 +62,13 @@ if [ -n "$RESULTS" ] && ! stale="$("$PY" -m maskcl stale "$MASKCL_RESULTS")"; th
 fi
 if [ "$PROFILE" = smoke ]; then BAR=--no-progress-bar; fi
 export MASKCL_PROGRESS=0  # the library's bars would be captured into the executed notebooks
-FIGURES="${MASKCL_FIGURES:-figures}"
 BUILD="build/$PROFILE"
-mkdir -p "$BUILD"
+if [ -z "${MASKCL_FIGURES:-}" ]; then
+  if [ "$GALLERY" = 1 ]; then MASKCL_FIGURES="$PWD/figures"; else MASKCL_FIGURES="$PWD/$BUILD/figures"; fi
+fi
+export MASKCL_FIGURES
+FIGURES="$MASKCL_FIGURES"
+mkdir -p "$BUILD" "$FIGURES"
 
 selected=()
 for nb in notebooks/[0-9][0-9]_*.ipynb; do

@@ -86,7 +86,7 @@ from dataclasses import replace  # noqa: E402
 import pytest  # noqa: E402
 
 from maskcl import runs  # noqa: E402
-from maskcl.data import hold_out, synthetic_mnist  # noqa: E402
+from maskcl.data import class_split, hold_out, synthetic_mnist  # noqa: E402
 from maskcl.masks import unpack_bits  # noqa: E402
 from maskcl.nets.mlp import MLP  # noqa: E402
 from maskcl.store import Checkpoint  # noqa: E402
@@ -102,16 +102,29 @@ def small(variant="exssnet", **kw):
 
 
 def subnet_logits(exp, cache, task, after):
-    """Task `task`'s logits on its test rows with its own mask and W as it was after task `after`."""
+    """Task `task`'s logits on its test rows with its own mask (and statistics) and W as it was after task
+    `after`, read back from the run's checkpoint."""
+    import math
+
+    from maskcl.nets import apply
+    from maskcl.nets.resnet import ResNet
+
     ckpt = Checkpoint(cache / "ckpt" / runs.key(exp))
-    net = MLP((784, 300, 100, 2))
-    saved = ckpt.load_lists(f"task_{task:03d}.safetensors", layer=3, stats=0, scores=3)
-    mask = [unpack_bits(p, s[0] * s[1]).view(s) for p, s in zip(saved["layer"], net.shapes)]
-    w = ckpt.load_layers(f"weights_{after:03d}.safetensors", 3)
-    stream = runs.class_split("synthetic_mnist", synthetic_mnist(exp.seed), 3, 2, exp.seed, "cpu", 0.2,
-                              (0.1307,), (0.3081,))
-    x, _ = stream.task_data(task, "test", 100)
-    return forward(x, [a * m for a, m in zip(w, mask)])
+    if exp.data == "synthetic":
+        net = ResNet(exp.per_task, exp.width)
+        stream = class_split("synthetic", runs.image_data("synthetic", exp.seed), exp.n_tasks, exp.per_task, exp.seed,
+                             "cpu", exp.val_fraction)
+    else:
+        net = MLP((784, 300, 100, exp.per_task))
+        stream = class_split(exp.data, synthetic_mnist(exp.seed), exp.n_tasks, exp.per_task, exp.seed, "cpu",
+                             exp.val_fraction, (0.1307,), (0.3081,))
+    n = len(net.shapes)
+    saved = ckpt.load_lists(f"task_{task:03d}.safetensors", layer=n, stats=len(getattr(net, "bn_channels", [])),
+                            scores=n)
+    mask = [unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)]
+    w = ckpt.load_layers(f"weights_{after:03d}.safetensors", n)
+    x, _ = stream.task_data(task, "test", exp.test_limit)
+    return apply(net, x, [a * m for a, m in zip(w, mask)], saved["stats"], train=False)
 
 
 def test_exssnet_runs_keep_earlier_tasks_bit_identical_and_ssnet_runs_do_not(tmp_path):
@@ -126,6 +139,17 @@ def test_exssnet_runs_keep_earlier_tasks_bit_identical_and_ssnet_runs_do_not(tmp
         if variant == "exssnet":
             assert {r[0] for r in res["accuracy_rows"]} == {res["accuracy_rows"][0][0]}
             assert res["rows"][0]["forgetting"] == 0.0
+
+
+def test_exssnet_on_the_conv_net_keeps_each_tasks_statistics_and_predictions(tmp_path):
+    """The same on the reduced ResNet-18 (width 4) over synthetic images: per-task batch-norm statistics, and
+    task 1's logits bit-identical after task 2 trained its free weights; SSNeT moves them."""
+    for variant in ("exssnet", "ssnet"):
+        exp = runs.CLExperiment(variant=variant, data="synthetic", n_tasks=2, per_task=2, width=4,
+                                mask=replace(EPOCH, epochs=1), weights=replace(EPOCH, epochs=1), test_limit=40)
+        runs.run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+        same = torch.equal(subnet_logits(exp, tmp_path / "c", 0, 0), subnet_logits(exp, tmp_path / "c", 0, 1))
+        assert same == (variant == "exssnet")
 
 
 def test_kkt_starts_later_masks_from_an_earlier_task_and_raises_their_overlap(tmp_path):

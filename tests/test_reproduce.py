@@ -91,3 +91,25 @@ def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path,
     papermill = [line for line in log.read_text().splitlines() if line.startswith("-m papermill")]
     assert len(papermill) == 1 and papermill[0].split()[-2] == bar, papermill
     assert papermill[0].endswith("MASKCL_PROGRESS=0")
+
+
+@pytest.mark.parametrize("args, where", [
+    ([], "build/quick/figures"),
+    (["--gallery"], "figures"),
+    (["--from-results"], "figures"),
+    (["--profile", "paper"], "build/paper/figures"),
+])
+def test_only_an_explicit_flag_writes_the_committed_gallery(tmp_path, args, where):
+    """A default run's figures go to build/<profile>/figures/; figures/ (the gallery) only with --gallery or
+    --from-results, so a quick run never replaces a committed paper-profile figure."""
+    log = tmp_path / "calls"
+    stub = tmp_path / "python"
+    stub.write_text(f"#!/usr/bin/env bash\necho \"$* FIGURES=$MASKCL_FIGURES\" >> {log}\n"
+                    "[ \"$2\" = papermill ] && exit 1\nexit 0\n")
+    stub.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k != "MASKCL_FIGURES"}
+    env["MASKCL_PYTHON"] = str(stub)
+    subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "01", *args], capture_output=True,
+                   text=True, timeout=60, env=env)
+    papermill = [line for line in log.read_text().splitlines() if line.startswith("-m papermill")]
+    assert len(papermill) == 1 and papermill[0].endswith(f"FIGURES={ROOT / where}"), papermill
