@@ -70,6 +70,24 @@ def test_preflight_knows_what_each_profile_reads():
     assert sorted(profiles.NOTEBOOKS) == sorted(p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 
+def _papermill_call(tmp_path, args, env_extra=None) -> str:
+    """The papermill command line (with MASKCL_PROGRESS and MASKCL_FIGURES appended) that reproduce.sh runs for
+    notebook 01, seen through a stand-in interpreter that records its arguments; CI and MASKCL_FIGURES come only
+    from `env_extra`."""
+    log = tmp_path / "calls"
+    stub = tmp_path / "python"
+    stub.write_text(f"#!/usr/bin/env bash\necho \"$* PROGRESS=$MASKCL_PROGRESS FIGURES=$MASKCL_FIGURES\" >> {log}\n"
+                    "[ \"$2\" = papermill ] && exit 1\nexit 0\n")
+    stub.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "MASKCL_FIGURES")}
+    env.update({"MASKCL_PYTHON": str(stub), **(env_extra or {})})
+    subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "01", *args], capture_output=True,
+                   text=True, timeout=60, env=env)
+    papermill = [line for line in log.read_text().splitlines() if line.startswith("-m papermill")]
+    assert len(papermill) == 1, papermill
+    return papermill[0]
+
+
 @pytest.mark.parametrize("args, ci, bar", [
     (["--profile", "quick"], None, "--progress-bar"),
     (["--profile", "quick", "--quiet"], None, "--no-progress-bar"),
@@ -77,20 +95,9 @@ def test_preflight_knows_what_each_profile_reads():
     (["--profile", "smoke"], None, "--no-progress-bar"),
 ])
 def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path, args, ci, bar):
-    """What reproduce.sh hands papermill, seen through a stand-in interpreter that records its arguments: the
-    per-cell bar unless smoke, $CI or --quiet; the library's bars always off inside headless kernels."""
-    log = tmp_path / "calls"
-    stub = tmp_path / "python"
-    stub.write_text(f"#!/usr/bin/env bash\necho \"$* MASKCL_PROGRESS=$MASKCL_PROGRESS\" >> {log}\n"
-                    "[ \"$2\" = papermill ] && exit 1\nexit 0\n")
-    stub.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "CI"}
-    env.update({"MASKCL_PYTHON": str(stub), **({"CI": ci} if ci else {})})
-    subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "01", *args], capture_output=True,
-                   text=True, timeout=60, env=env)
-    papermill = [line for line in log.read_text().splitlines() if line.startswith("-m papermill")]
-    assert len(papermill) == 1 and papermill[0].split()[-2] == bar, papermill
-    assert papermill[0].endswith("MASKCL_PROGRESS=0")
+    """The per-cell bar unless smoke, $CI or --quiet; the library's bars always off inside headless kernels."""
+    call = _papermill_call(tmp_path, args, {"CI": ci} if ci else None).split()
+    assert call[-3] == bar and call[-2] == "PROGRESS=0", call
 
 
 @pytest.mark.parametrize("args, where", [
@@ -102,14 +109,4 @@ def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path,
 def test_only_an_explicit_flag_writes_the_committed_gallery(tmp_path, args, where):
     """A default run's figures go to build/<profile>/figures/; figures/ (the gallery) only with --gallery or
     --from-results, so a quick run never replaces a committed paper-profile figure."""
-    log = tmp_path / "calls"
-    stub = tmp_path / "python"
-    stub.write_text(f"#!/usr/bin/env bash\necho \"$* FIGURES=$MASKCL_FIGURES\" >> {log}\n"
-                    "[ \"$2\" = papermill ] && exit 1\nexit 0\n")
-    stub.chmod(0o755)
-    env = {k: v for k, v in os.environ.items() if k != "MASKCL_FIGURES"}
-    env["MASKCL_PYTHON"] = str(stub)
-    subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "01", *args], capture_output=True,
-                   text=True, timeout=60, env=env)
-    papermill = [line for line in log.read_text().splitlines() if line.startswith("-m papermill")]
-    assert len(papermill) == 1 and papermill[0].endswith(f"FIGURES={ROOT / where}"), papermill
+    assert _papermill_call(tmp_path, args).endswith(f"FIGURES={ROOT / where}")
