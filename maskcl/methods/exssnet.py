@@ -113,18 +113,53 @@ def kkt(exp, stream, net, weights, masks, stats, task: int) -> tuple[int | None,
     return kkt_source(features, y, int(0.66 * len(y)), exp.kkt_k, exp.per_task)
 
 
+def _val_curve(exp, stream, net, weights_of, mask_of, stats, task: int, curve: list):
+    """after_epoch(e) for fit_epochs: append the validation accuracy of the current weights and mask (none when
+    the stream holds no validation split)."""
+    def after_epoch(_):
+        if "val" in stream.x:
+            curve.append(_score(stream, net, weights_of(), mask_of(), stats, task, "val", exp.test_limit))
+    return after_epoch
+
+
+def learn_mask(exp, stream, net, weights, scores0, stats, task: int, curve: list):
+    """The mask phase: edge-popup scores from `scores0` on the fixed `weights`, top exp.density of every layer;
+    returns the bool mask and the final scores."""
+    scores = [s.clone().to(weights[0].device).requires_grad_() for s in scores0]
+    masks_of = lambda: [binary_mask(s, "topk", exp.density) for s in scores]  # noqa: E731
+
+    def loss(x, y):
+        w = [masked_weight(a, s, "topk", exp.density) for a, s in zip(weights, scores)]
+        return F.cross_entropy(apply(net, x, w, stats, train=True), y)
+
+    fit_epochs(stream, task, scores, loss, exp.mask, exp.seed, ("exssnet-mask", task), exp.train_limit,
+               f"task {task} mask", _val_curve(exp, stream, net, lambda: weights, masks_of, stats, task, curve))
+    return masks_of(), [s.detach() for s in scores]
+
+
+def train_weights(exp, stream, net, weights, mask, free, stats, task: int, curve: list) -> list[torch.Tensor]:
+    """The weight phase: W trained through all of `mask`, with a gradient only on `free` (ExSSNeT; None per layer:
+    all of the mask, SSNeT); returns the new W."""
+    params = [w.clone().requires_grad_() for w in weights]
+
+    def loss(x, y):
+        w = [exclusive_weight(a, m, f) for a, m, f in zip(params, mask, free)]
+        return F.cross_entropy(apply(net, x, w, stats, train=True), y)
+
+    fit_epochs(stream, task, params, loss, exp.weights, exp.seed, ("exssnet-weights", task), exp.train_limit,
+               f"task {task} weights", _val_curve(exp, stream, net, lambda: params, lambda: mask, stats, task, curve))
+    return [p.detach() for p in params]
+
+
 def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
     """SupSup, SSNeT or ExSSNeT (exp.variant), ± KKT, over the tasks of a class split, in turn.
 
-    Task t: (KKT) → mask phase (edge-popup at exp.density per layer, on the current W) → (SSNeT/ExSSNeT) weight
-    phase through all of M_t, updating M_t's free weights (ExSSNeT) or all of them (SSNeT) → the accuracy of
-    every task learned so far, each with its own mask (and statistics) and the current W: row t of the accuracy
-    matrix. The validation accuracy after every epoch of both phases is kept (ExSSNeT Fig. 4). Each task's mask,
-    statistics and final scores, and W after it, are checkpointed as it finishes, so a killed run resumes at the
-    next task."""
+    Task t: (KKT) → mask phase on the current W → (SSNeT/ExSSNeT) weight phase → the accuracy of every task
+    learned so far, each with its own mask (and statistics) and the current W: row t of the accuracy matrix. The
+    validation accuracy after every epoch of both phases is kept (ExSSNeT Fig. 4). Each task's mask, statistics and
+    final scores, and W after it, are checkpointed as it finishes, so a killed run resumes at the next task."""
     weights = signed_constant(net, exp.seed, device)
     n_layers, n_stats = len(net.shapes), len(init_stats(net))
-    densities = [exp.density] * n_layers
     state = ckpt.load_json("exssnet.json", {"accuracy": [], "curves": [], "overlap": [], "kkt": []})
     done = len(state["accuracy"])
     masks, stats, final_scores = [], [], []
@@ -135,44 +170,25 @@ def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
         final_scores.append(saved["scores"])
     if done and exp.variant != "supsup":
         weights = ckpt.load_layers(f"weights_{done - 1:03d}.safetensors", n_layers, device)
-    val = "val" if "val" in stream.x else None
     for t in bar(range(done, exp.n_tasks), desc=exp.variant):
         source, knn = kkt(exp, stream, net, weights, masks, stats, t) if exp.kkt and t else (None, [])
-        scores = [s.clone().to(device).requires_grad_() for s in
-                  (final_scores[source] if source is not None else init_scores(net, exp.seed, t))]
-        st = init_stats(net, device)
-        curve = []
-
-        def after_epoch(_, mask_of=None):
-            if val:
-                m = mask_of() if mask_of else [binary_mask(s, "topk", d) for s, d in zip(scores, densities)]
-                curve.append(_score(stream, net, current_w, m, st, t, val, exp.test_limit))
-
-        current_w = weights
-        fit_epochs(stream, t, scores, lambda x, y: F.cross_entropy(apply(net, x, [
-            masked_weight(w, s, "topk", d) for w, s, d in zip(weights, scores, densities)], st, train=True), y),
-            exp.mask, exp.seed, ("exssnet-mask", t), exp.train_limit, f"task {t} mask", after_epoch)
-        mask = [binary_mask(s, "topk", d) for s, d in zip(scores, densities)]
+        st, curve = init_stats(net, device), []
+        mask, scores = learn_mask(exp, stream, net, weights, final_scores[source] if source is not None
+                                  else init_scores(net, exp.seed, t), st, t, curve)
         free = free_mask(mask, masks)
-        if exp.variant != "supsup":
-            params = [w.clone().requires_grad_() for w in weights]
-            keep = free if exp.variant == "exssnet" else [None] * n_layers  # SSNeT trains all of M_t
-            current_w = params
-            fit_epochs(stream, t, params, lambda x, y: F.cross_entropy(apply(net, x, [
-                exclusive_weight(w, m, f) for w, m, f in zip(params, mask, keep)], st,
-                train=True), y), exp.weights, exp.seed, ("exssnet-weights", t), exp.train_limit, f"task {t} weights",
-                lambda e: after_epoch(e, lambda: mask))
-            weights = [p.detach() for p in params]
+        if exp.variant != "supsup":  # SSNeT trains all of M_t
+            weights = train_weights(exp, stream, net, weights, mask, free if exp.variant == "exssnet"
+                                    else [None] * n_layers, st, t, curve)
         masks.append(mask)
         stats.append(st)
-        final_scores.append([s.detach() for s in scores])
+        final_scores.append(scores)
         state["accuracy"].append([_score(stream, net, weights, masks[j], stats[j], j, "test", exp.test_limit)
                                   for j in range(t + 1)])
         state["curves"].append(curve)
         state["overlap"].append(sparse_overlap(mask, free) if t else 0.0)
         state["kkt"].append({"source": source, "knn_accuracy": knn})
         ckpt.save_lists(f"task_{t:03d}.safetensors", layer=[pack_bits(m.flatten()) for m in mask], stats=st,
-                        scores=final_scores[-1])
+                        scores=scores)
         if exp.variant != "supsup":
             ckpt.save_layers(f"weights_{t:03d}.safetensors", weights)
         ckpt.save_json("exssnet.json", state)
