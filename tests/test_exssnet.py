@@ -231,3 +231,19 @@ def test_mlp_features_are_the_penultimate_layer_before_its_relu():
     assert torch.allclose(feats, torch.relu(x @ w[0].T) @ w[1].T)
     assert torch.allclose(forward(x, w), torch.relu(feats) @ w[2].T)
     assert (feats < 0).any()  # not rectified
+
+
+def test_exclusive_weight_is_bit_for_bit_the_detached_sum():
+    """The one-pass exclusive weight equals the two-term autograd form in value and in its gradient to W."""
+    g = torch.Generator().manual_seed(5)
+    w0, up = torch.randn(40, 30, generator=g), torch.randn(40, 30, generator=g)
+    mask, earlier = torch.rand(40, 30, generator=g) < 0.3, torch.rand(40, 30, generator=g) < 0.3
+    free = mask & ~earlier
+    for f in (free, None):
+        a, b = w0.clone().requires_grad_(), w0.clone().requires_grad_()
+        fused = exclusive_weight(a, mask, f)
+        ref = b * mask if f is None else b * f + (b * (mask & ~f)).detach()
+        assert torch.equal(fused, ref) and torch.equal(fused.signbit(), ref.signbit())
+        (fused * up).sum().backward()
+        (ref * up).sum().backward()
+        assert torch.equal(a.grad, b.grad)

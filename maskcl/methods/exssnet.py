@@ -44,16 +44,28 @@ def sparse_overlap(mask: list[torch.Tensor], free: list[torch.Tensor]) -> float:
     return (total - sum(int(f.sum()) for f in free)) / total
 
 
+class _ExclusiveWeight(torch.autograd.Function):
+    """W ⊙ M in one pass; ∂L/∂W = ∂L/∂(W ⊙ M) ⊙ G, G the entries allowed to learn."""
+
+    @staticmethod
+    def forward(ctx, w, mask, learn):
+        ctx.save_for_backward(learn)
+        return mask.to(w.dtype).mul_(w)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (learn,) = ctx.saved_tensors
+        return grad * learn.to(grad.dtype), None, None
+
+
 def exclusive_weight(w: torch.Tensor, mask: torch.Tensor, free: torch.Tensor | None) -> torch.Tensor:
     """W ⊙ M for the forward pass with ∂/∂W reaching only the free entries (free=None: all of M, SSNeT).
 
     The paper writes the forward mask as M̂ = M_free + ((1 − M_free) ⊙ M).detach(); as written the gradient of
     W ⊙ M̂ with respect to W is M̂ itself, non-zero on shared weights too, so we implement what the text says it
-    does: the shared part of W ⊙ M enters detached."""
-    if free is None:
-        return w * mask
-    shared = mask & ~free
-    return w * free + (w * shared).detach()
+    does — the value of W ⊙ M, the gradient of W ⊙ M_free — in one element-wise pass each way (bit for bit
+    `w * free + (w * (mask & ~free)).detach()`, tested)."""
+    return _ExclusiveWeight.apply(w, mask, mask if free is None else free)
 
 
 def knn_predict(train_x: torch.Tensor, train_y: torch.Tensor, test_x: torch.Tensor, k: int,
