@@ -50,7 +50,7 @@ class _ExclusiveWeight(torch.autograd.Function):
     @staticmethod
     def forward(ctx, w, mask, learn):
         ctx.save_for_backward(learn)
-        return mask.to(w.dtype).mul_(w)
+        return w * mask.to(w.dtype)
 
     @staticmethod
     def backward(ctx, grad):
@@ -64,7 +64,8 @@ def exclusive_weight(w: torch.Tensor, mask: torch.Tensor, free: torch.Tensor | N
     The paper writes the forward mask as M̂ = M_free + ((1 − M_free) ⊙ M).detach(); as written the gradient of
     W ⊙ M̂ with respect to W is M̂ itself, non-zero on shared weights too, so we implement what the text says it
     does — the value of W ⊙ M, the gradient of W ⊙ M_free — in one element-wise pass each way (bit for bit
-    `w * free + (w * (mask & ~free)).detach()`, tested)."""
+    `w * free + (w * (mask & ~free)).detach()`, tested). Masks may be bool or already in W's dtype (a training
+    loop converts them once)."""
     return _ExclusiveWeight.apply(w, mask, mask if free is None else free)
 
 
@@ -153,9 +154,10 @@ def train_weights(exp, stream, net, weights, mask, free, stats, task: int, curve
     """The weight phase: W trained through all of `mask`, with a gradient only on `free` (ExSSNeT; None per layer:
     all of the mask, SSNeT); returns the new W."""
     params = [w.clone().requires_grad_() for w in weights]
+    as_float = [(m.to(w.dtype), None if f is None else f.to(w.dtype)) for w, m, f in zip(weights, mask, free)]
 
     def loss(x, y):
-        w = [exclusive_weight(a, m, f) for a, m, f in zip(params, mask, free)]
+        w = [exclusive_weight(a, m, f) for a, (m, f) in zip(params, as_float)]
         return F.cross_entropy(apply(net, x, w, stats, train=True), y)
 
     fit_epochs(stream, task, params, loss, exp.weights, exp.seed, ("exssnet-weights", task), exp.train_limit,
