@@ -6,7 +6,7 @@ cd "$(dirname "$0")"
 usage() {
   cat <<'TXT'
 usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--only PREFIX]
-                      [--from-results | --results DIR] [--gallery] [--download] [--no-setup] [--quiet]
+                      [--from-results | --results DIR] [--gallery] [--download | --offline] [--no-setup] [--quiet]
 
   --profile P      smoke (seconds, proves the code path), quick (default; this CPU, minutes, real data),
                    paper (the papers' protocol; meant for a GPU)
@@ -17,7 +17,9 @@ usage: ./reproduce.sh [--profile smoke|quick|paper] [--device cpu|cuda|auto] [--
                    default is the local cache .cache/maskcl/results
   --results DIR    use DIR as the results store
   --gallery        write the figures into the committed gallery figures/ (implied by --from-results)
-  --download       fetch missing data sets into $MASKCL_DATA (canonical archives, md5-checked; needs the network)
+  --download       fetch missing data sets into $MASKCL_DATA (canonical archives, md5-checked). Without it, a
+                   missing data set is fetched when its source answers within a few seconds
+  --offline        never fetch: a missing data set stops the run at once with one message (exit 2)
   --no-setup       use the existing .venv (or $MASKCL_PYTHON) without running tools/setup.sh
   --quiet          no progress bar (also the default under --profile smoke and when $CI is set)
 
@@ -41,6 +43,7 @@ while [ $# -gt 0 ]; do
     --from-results) RESULTS=results GALLERY=1; shift ;;
     --gallery) GALLERY=1; shift ;;
     --download) export MASKCL_DOWNLOAD=1; shift ;;
+    --offline) export MASKCL_OFFLINE=1; shift ;;
     --no-setup) SETUP=0; shift ;;
     --quiet) BAR=--no-progress-bar; shift ;;
     -h|--help) usage; exit 0 ;;

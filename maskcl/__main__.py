@@ -1,9 +1,11 @@
 """Command line.
 
     python -m maskcl stale [RESULTS]                    results made by an older method version (exit 1 if any)
-    python -m maskcl data --profile P NOTEBOOK...       check (or with --download fetch) the data those notebooks
-                                                        read under profile P; exit 2 with one message if any is
-                                                        missing or corrupt
+    python -m maskcl data --profile P [--download | --offline] NOTEBOOK...
+                                                        check the data those notebooks read under profile P,
+                                                        fetching what is missing when the network is there (or
+                                                        always with --download, never with --offline); exit 2
+                                                        with one message if any is still missing or corrupt
     python -m maskcl run NOTEBOOK --profile P [--jobs N] [--executor local|slurm] [--device D]
                                                         compute every run the notebook needs, without executing
                                                         it: over N local processes, or one SLURM job per run
@@ -15,18 +17,32 @@ import argparse
 import sys
 import time
 
-from .data import DataError, verify_cifar, verify_mnist
+import os
+
+from .data import DataError, cifar_available, mnist_available, verify_cifar, verify_mnist
+from .data.cifar import DATASETS
+from .data.files import reachable
+from .data.mnist import TorchvisionMNIST
 from .paths import data_dir, download_allowed
 from .profiles import datasets
 from .runs import PROFILES, stale
 
 
-def check_data(notebooks: list[str], profile: str, download: bool) -> list[str]:
-    """One message per data set the notebooks need under `profile` that is missing or corrupt."""
+def source_url(name: str) -> str:
+    """Where a data set's canonical archives come from (MNIST: torchvision's first mirror)."""
+    return TorchvisionMNIST.mirrors[0] if name == "mnist" else DATASETS[name].url
+
+
+def check_data(notebooks: list[str], profile: str, download: str = "auto") -> list[str]:
+    """One message per data set the notebooks need under `profile` that is missing or corrupt. download: 'yes'
+    fetches whatever is missing, 'no' never does, 'auto' fetches a missing data set when its source answers (a
+    corrupt file is never replaced: it is named, and left as it is)."""
     problems = []
     for name in datasets(notebooks, profile):
+        present = mnist_available() if name == "mnist" else cifar_available(name)
+        fetch = not present and (download == "yes" or (download == "auto" and reachable(source_url(name))))
         try:
-            verify_mnist(download=download) if name == "mnist" else verify_cifar(name, download=download)
+            verify_mnist(download=fetch) if name == "mnist" else verify_cifar(name, download=fetch)
         except DataError as err:
             problems.append(str(err))
     return problems
@@ -40,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     dt = sub.add_parser("data", help="check the data the given notebooks read under a profile")
     dt.add_argument("--profile", required=True, choices=PROFILES)
     dt.add_argument("--download", action="store_true", help="fetch missing data sets (canonical, md5-checked)")
+    dt.add_argument("--offline", action="store_true", help="never fetch: report what is missing")
     dt.add_argument("notebooks", nargs="+", help="notebook names or numbers, e.g. 01_supsup_gnu_permuted_mnist or 08")
     rn = sub.add_parser("run", help="compute a notebook's runs (in parallel, or on a SLURM cluster)")
     rn.add_argument("notebook", help="notebook name or number, e.g. 09")
@@ -69,11 +86,15 @@ def main(argv: list[str] | None = None) -> int:
         for line in found:
             print(line)
         return 1 if found else 0
-    problems = check_data(args.notebooks, args.profile, args.download or download_allowed())
+    offline = args.offline or os.environ.get("MASKCL_OFFLINE", "0") == "1"
+    mode = "no" if offline else "yes" if args.download or download_allowed() else "auto"
+    problems = check_data(args.notebooks, args.profile, mode)
     if problems:
         print(f"Data missing or corrupt (MASKCL_DATA = {data_dir()}); nothing was run.\n", file=sys.stderr)
         print("\n\n".join(problems), file=sys.stderr)
-        print("\nWith the network: ./reproduce.sh --download (canonical archives, md5-checked).", file=sys.stderr)
+        why = "--offline was given" if offline else "their sources did not answer"
+        print(f"\nNothing was downloaded ({why}). With the network: ./reproduce.sh --download "
+              "(canonical archives, md5-checked).", file=sys.stderr)
         return 2
     need = datasets(args.notebooks, args.profile)
     print(f"data: {', '.join(need) if need else 'none needed (synthetic)'} verified (md5)")

@@ -110,3 +110,29 @@ def test_only_an_explicit_flag_writes_the_committed_gallery(tmp_path, args, wher
     """A default run's figures go to build/<profile>/figures/; figures/ (the gallery) only with --gallery or
     --from-results, so a quick run never replaces a committed paper-profile figure."""
     assert _papermill_call(tmp_path, args).endswith(f"FIGURES={ROOT / where}")
+
+
+def test_offline_stops_at_once_without_probing_and_auto_fetches_when_the_source_answers(tmp_path, monkeypatch):
+    """--offline: exit 2 with the message, no network probe. Default: a missing data set whose source answers is
+    fetched (through the same md5-checked path as --download) before any notebook; corrupt files never are."""
+    out = _reproduce(["--profile", "quick", "--only", "09", "--offline"], tmp_path)
+    assert out.returncode == 2 and "--offline was given" in out.stderr and "MNIST is missing" in out.stderr
+    from maskcl import __main__ as cli
+
+    fetched = []
+    monkeypatch.setattr(cli, "reachable", lambda url: url.startswith("https://ossci-datasets"))
+    monkeypatch.setattr(cli, "verify_mnist", lambda download=False: fetched.append(download))
+    monkeypatch.setattr(cli, "mnist_available", lambda: False)
+    assert cli.check_data(["09"], "quick", "auto") == [] and fetched == [True]
+    assert cli.check_data(["09"], "quick", "no") == [] and fetched == [True, False]
+    monkeypatch.setattr(cli, "mnist_available", lambda: True)  # present (perhaps corrupt): only verified
+    cli.check_data(["09"], "quick", "auto")
+    assert fetched[-1] is False
+
+
+def test_reachable_is_bounded_in_time():
+    from maskcl.data.files import reachable
+
+    start = time.time()
+    assert reachable("https://192.0.2.1/", timeout=1.0) is False  # TEST-NET-1: never answers
+    assert time.time() - start < 3
