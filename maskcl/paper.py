@@ -153,3 +153,11 @@ def exssnet_reference(benchmark: str) -> list[dict]:
                      "paper_forgetting": EXSSNET_TABLE2.get(method, {}).get(benchmark, (None, None))[1],
                      "paper_overlap": EXSSNET_OVERLAP.get(method, {}).get(benchmark)})
     return rows
+
+# ExSSNeT on S-CIFAR100: Fig. 2 (one 100-way task: the fully trained net; SupSup at least 8.3 points below it),
+# Fig. 5 (ExSSNeT's gain over SupSup at low densities), Tables 9-10 (ExSSNeT + KKT vs KKT's k and batches).
+EXSSNET_FIG2_DENSE = 63.9
+EXSSNET_FIG2_SUPSUP_GAP = 8.3
+EXSSNET_FIG5_GAIN = {0.02: 7.9, 0.04: 18.4, 0.06: 8.4, 0.08: 4.7}
+EXSSNET_KKT_K = {1: 71.38, 5: 71.66, 10: 71.01, 20: 70.46, 50: 69.74}  # Table 9, 10 batches of 64
+EXSSNET_KKT_BATCHES = {2: 70.65, 5: 70.63, 10: 71.01, 50: 71.07, 100: 71.6}  # Table 10, k = 10

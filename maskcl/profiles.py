@@ -230,10 +230,53 @@ def _cl_runs(base: CLExperiment, epochs: int) -> list[CLExperiment]:
                    for v in ("naive", "individual", "multitask")]
 
 
+def exssnet_cifar(profile: str) -> list[CLExperiment]:
+    """ExSSNeT on SplitCIFAR with the reduced ResNet-18 (non-affine batch norm, one set of statistics per task):
+    Tables 2, 3, 11 (S-CIFAR100 column) — SupSup, SSNeT, ExSSNeT ± KKT and the dense rows over 5 tasks; Fig. 2 —
+    one task with every class, accuracy vs mask density for SupSup, SSNeT (= ExSSNeT on a single task) and the
+    fully trained net; Fig. 4 — the validation curves of the Table runs; Fig. 5 — SupSup vs ExSSNeT at low
+    densities; Tables 9-10 — KKT's k and number of batches.
+
+    paper: SplitCIFAR100, 5 tasks × 20 classes, 100 epochs per task (SupSup 100; SSNeT / ExSSNeT 50 + 50, the
+    official README's split), augmented (crop + flip), seeds 0-2; Fig. 2 at densities 0.1 … 0.9, Fig. 5 at
+    0.02 … 0.1, Tables 9-10 on seed 0. It needs CIFAR-100 and a GPU.
+    quick: the real-image stand-in SplitCIFAR10 (5 tasks × 2 classes), the first 500 training images of each
+    task, 4 epochs (2 + 2), 500 validation and test images per task, seed 0; Fig. 2 on one 10-way task (2000
+    images, 4 epochs) at densities 0.1, 0.5, 0.9; no Fig. 5 or Tables 9-10.
+    smoke: synthetic images, 2 tasks, width 4, 1 + 1 epochs."""
+    check_profile(profile)
+    aug = EpochConfig(epochs=2, batch=64, lr=0.01, weight_decay=0.0, augment=True)
+    if profile == "paper":
+        base = CLExperiment(data="cifar100", n_tasks=5, per_task=20, mask=aug, weights=replace(aug, lr=1e-3))
+        seeds, epochs, fig2 = (0, 1, 2), 100, dict(per_task=100, densities=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9))
+        fig5 = (0.02, 0.04, 0.06, 0.08)
+    elif profile == "quick":
+        base = CLExperiment(data="cifar10", n_tasks=5, per_task=2, mask=aug, weights=replace(aug, lr=1e-3),
+                            train_limit=500, test_limit=500)
+        seeds, epochs, fig2, fig5 = (0,), 4, dict(per_task=10, densities=(0.1, 0.5, 0.9), train_limit=2000), ()
+    else:
+        base = CLExperiment(data="synthetic", n_tasks=2, per_task=2, width=4, mask=aug, weights=replace(aug, lr=1e-3),
+                            test_limit=40)
+        seeds, epochs, fig2, fig5 = (0,), 2, dict(per_task=10, densities=(0.1, 0.5)), ()
+    runs = [e for seed in seeds for e in _cl_runs(replace(base, seed=seed), epochs)]
+    one = dict(n_tasks=1, per_task=fig2["per_task"], **({"train_limit": fig2["train_limit"]} if "train_limit" in fig2 else {}))
+    for d in fig2["densities"]:
+        for r in _cl_runs(replace(base, density=d, **one), epochs):
+            if r.variant in ("supsup", "ssnet") and not r.kkt and r not in runs:
+                runs.append(r)
+    runs += [r for r in _cl_runs(replace(base, **one), epochs) if r.variant == "individual"]  # fully trained
+    for d in fig5:
+        runs += [r for r in _cl_runs(replace(base, density=d), epochs) if r.variant in ("supsup", "exssnet") and not r.kkt]
+    if profile == "paper":  # Tables 9-10: ExSSNeT + KKT on seed 0, k at 10 batches, then batches at k = 10
+        kkt = next(r for r in runs if r.variant == "exssnet" and r.kkt and r.seed == 0 and r.n_tasks == base.n_tasks)
+        runs += [replace(kkt, kkt_k=k) for k in (1, 5, 20, 50)] + [replace(kkt, kkt_batches=b) for b in (2, 5, 50, 100)]
+    return runs
+
+
 # The profile functions behind each notebook, by its number: what `python -m maskcl data` checks before a run.
 NOTEBOOKS = {"01": (supsup_fig3,), "02": (supsup_fig6,), "03": (supsup_fig5_left,), "04": (supsup_fig5_right,),
              "05": (supsup_fig4,), "06": (hopsupsup,), "07": (impresslearn, impress_gn), "08": (supsup_gg,),
-             "09": (exssnet_mnist,)}
+             "09": (exssnet_mnist,), "10": (exssnet_cifar,)}
 REAL_DATA = ("mnist", "cifar10", "cifar100")
 
 
