@@ -9,7 +9,9 @@ import torch
 
 from .data import TaskStream
 from .infer import batch_correct, decision_groups, infer
+from .nets import apply
 from .nets.mlp import forward
+from .nets.resnet import EVAL_BATCH
 from .progress import bar
 from .store import Checkpoint
 
@@ -20,6 +22,14 @@ def accuracy(logits_fn: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor,
     with torch.no_grad():
         pred = (logits_fn(x) if batch is None else torch.cat([logits_fn(xb) for xb in x.split(batch)])).argmax(-1)
     return 100.0 * float((pred == y).float().mean())
+
+
+def task_accuracy(stream, net, weights: list[torch.Tensor], stats, task: int, split: str = "test",
+                  limit: int | None = None) -> float:
+    """`accuracy` of either net (MLP or ResNet, with `stats` in evaluation mode) on `task`'s first `limit` rows of
+    `split`, EVAL_BATCH rows per forward pass."""
+    x, y = stream.task_data(task, split, limit)
+    return accuracy(lambda xb: apply(net, xb, weights, stats, train=False), x, y, EVAL_BATCH)
 
 
 def mlp_accuracy(weights: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:

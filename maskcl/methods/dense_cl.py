@@ -12,70 +12,62 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from ..metrics import accuracy_matrix, average_accuracy, forgetting
 from ..nets import apply, init_stats
 from ..nets.init import kaiming_normal
 from ..progress import bar
-from ..scoring import accuracy
+from ..scoring import task_accuracy
 from ..store import Checkpoint
 from ..train import fit_epochs
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
 VARIANTS = ("naive", "individual", "multitask")
-EVAL_BATCH = 500
 
 
-def train_net(exp, stream, net, tasks, key, device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Fresh Kaiming-normal weights (drawn from (seed, key)) trained on `tasks` jointly for exp.weights epochs."""
-    params = [w.requires_grad_() for w in kaiming_normal(net, (exp.seed, key), device)]
-    stats = init_stats(net, device)
+def train(exp, stream, net, weights, stats, tasks, key) -> list[torch.Tensor]:
+    """`weights` trained (a copy; `stats` updated in place) on `tasks` jointly for exp.weights epochs, in the
+    batch order drawn from (seed, "dense", key)."""
+    params = [w.clone().requires_grad_() for w in weights]
     fit_epochs(stream, tasks, params, lambda x, y: F.cross_entropy(apply(net, x, params, stats, train=True), y),
                exp.weights, exp.seed, ("dense", key), exp.train_limit, desc=f"{exp.variant} {key}")
-    return [p.detach() for p in params], stats
-
-
-def fine_tune(exp, stream, net, weights, stats, task) -> list[torch.Tensor]:
-    params = [w.clone().requires_grad_() for w in weights]
-    fit_epochs(stream, task, params, lambda x, y: F.cross_entropy(apply(net, x, params, stats, train=True), y),
-               exp.weights, exp.seed, ("dense", task), exp.train_limit, desc=f"naive {task}")
     return [p.detach() for p in params]
 
 
-def score(stream, net, weights, stats, task: int, limit=None) -> float:
-    x, y = stream.task_data(task, "test", limit)
-    return accuracy(lambda xb: apply(net, xb, weights, stats, train=False), x, y, EVAL_BATCH)
+def fresh(exp, net, key, device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Kaiming-normal weights drawn from (seed, key) and fresh batch-norm statistics."""
+    return kaiming_normal(net, (exp.seed, key), device), init_stats(net, device)
 
 
 def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
     """Rows of the accuracy matrix (tasks learned so far) for exp.variant; Multitask has one row, after all
     tasks. Naive checkpoints its net after every task and resumes at the next."""
-    from ..metrics import accuracy_matrix, average_accuracy, forgetting
-
     n = exp.n_tasks
     state = ckpt.load_json("dense.json", {"accuracy": []})
     if exp.variant == "multitask":
         if not state["accuracy"]:
-            w, st = train_net(exp, stream, net, list(range(n)), "multitask", device)
-            state["accuracy"] = [[score(stream, net, w, st, j, exp.test_limit) for j in range(n)]]
+            w, st = fresh(exp, net, "multitask", device)
+            w = train(exp, stream, net, w, st, list(range(n)), "multitask")
+            state["accuracy"] = [[task_accuracy(stream, net, w, st, j, "test", exp.test_limit) for j in range(n)]]
         rows = [[] for _ in range(n - 1)] + state["accuracy"]  # measured once, after all tasks
     elif exp.variant == "individual":
         for t in bar(range(len(state["accuracy"]), n), desc="individual"):
-            w, st = train_net(exp, stream, net, t, t, device)
-            own = score(stream, net, w, st, t, exp.test_limit)
+            w, st = fresh(exp, net, t, device)
+            own = task_accuracy(stream, net, train(exp, stream, net, w, st, t, t), st, t, "test", exp.test_limit)
             state["accuracy"].append((state["accuracy"][-1] if t else []) + [own])
             ckpt.save_json("dense.json", state)
         rows = state["accuracy"]
     else:
         done = len(state["accuracy"])
-        weights = kaiming_normal(net, (exp.seed, "naive"), device)
-        stats = init_stats(net, device)
+        weights, stats = fresh(exp, net, "naive", device)
         if done:
             saved = ckpt.load_lists(f"naive_{done - 1:03d}.safetensors", device, layer=len(net.shapes),
                                     stats=len(stats))
             weights, stats = saved["layer"], saved["stats"]
         for t in bar(range(done, n), desc="naive"):
-            weights = fine_tune(exp, stream, net, weights, stats, t)
-            state["accuracy"].append([score(stream, net, weights, stats, j, exp.test_limit) for j in range(t + 1)])
+            weights = train(exp, stream, net, weights, stats, t, t)
+            state["accuracy"].append([task_accuracy(stream, net, weights, stats, j, "test", exp.test_limit)
+                                      for j in range(t + 1)])
             ckpt.save_lists(f"naive_{t:03d}.safetensors", layer=weights, stats=stats)
             ckpt.save_json("dense.json", state)
         rows = state["accuracy"]

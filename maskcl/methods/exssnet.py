@@ -21,7 +21,8 @@ from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_b
 from ..nets import apply, init_stats
 from ..nets.init import signed_constant
 from ..progress import bar
-from ..scoring import accuracy
+from ..metrics import accuracy_matrix, average_accuracy, forgetting
+from ..scoring import task_accuracy
 from ..seeding import generator
 from ..store import Checkpoint
 from ..train import fit_epochs
@@ -99,7 +100,6 @@ def kkt_source(features: list[torch.Tensor], y: torch.Tensor, n_train: int, k: i
     return (best if scores[best] > 1.0 / n_classes else None), scores
 
 
-EVAL_BATCH = 500  # rows per forward pass when scoring (memory only; results do not depend on it)
 VARIANTS = ("supsup", "ssnet", "exssnet")
 
 
@@ -108,9 +108,7 @@ def _masked(weights, masks) -> list[torch.Tensor]:
 
 
 def _score(stream, net, weights, mask, stats, task: int, split: str, limit=None) -> float:
-    x, y = stream.task_data(task, split, limit)
-    w = _masked(weights, mask)
-    return accuracy(lambda xb: apply(net, xb, w, stats, train=False), x, y, EVAL_BATCH)
+    return task_accuracy(stream, net, _masked(weights, mask), stats, task, split, limit)
 
 
 def kkt(exp, stream, net, weights, masks, stats, task: int) -> tuple[int | None, list[float]]:
@@ -212,8 +210,6 @@ def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
 def summary(state: dict, exp) -> dict:
     """Rows of A(T), F(T) and the average sparse overlap (tasks 2..N: the first task overlaps nothing), with the
     accuracy matrix, the curves and the KKT choices."""
-    from ..metrics import accuracy_matrix, average_accuracy, forgetting
-
     a = accuracy_matrix(state["accuracy"], exp.n_tasks)
     name = {"supsup": "SupSup", "ssnet": "SSNeT", "exssnet": "ExSSNeT"}[exp.variant] + (" + KKT" if exp.kkt else "")
     so = state["overlap"][1:]
