@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import socket
-import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path

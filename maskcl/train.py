@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
+from .nets import apply
 from .nets.mlp import MLP, forward
 from .data import TaskStream, batch_order
 from .masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
@@ -185,3 +186,17 @@ def fit_epochs(stream, task: int | Sequence[int], params: list[torch.Tensor], lo
 
     fit(params, step_loss, TrainConfig(steps=cfg.epochs * per_epoch, batch=cfg.batch, lr=cfg.lr), desc=desc,
         optimizer="adam", weight_decay=cfg.weight_decay, lr_at=lr_at, after_step=after_step)
+
+
+def popup_epochs(stream, net, weights: list[torch.Tensor], task: int, scores: list[torch.Tensor],
+                 densities: Sequence[float], stats: list[torch.Tensor], cfg: EpochConfig, seed: int, key: object,
+                 limit: int | None = None, desc: str = "mask",
+                 after_epoch: Callable[[int], None] | None = None) -> None:
+    """Edge-popup over epochs (`fit_epochs`) on fixed `weights`: the leaf `scores` (requires_grad) are trained in
+    place, layer l keeping the top densities[l] of |score| (straight-through); batch-norm `stats` (a ResNet's; an
+    MLP has none) are updated in place from the training batches."""
+    def loss(x, y):
+        w = [masked_weight(a, s, "topk", d) for a, s, d in zip(weights, scores, densities)]
+        return F.cross_entropy(apply(net, x, w, stats, train=True), y)
+
+    fit_epochs(stream, task, scores, loss, cfg, seed, key, limit, desc, after_epoch)

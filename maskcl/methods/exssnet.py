@@ -17,7 +17,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
+from ..masks import binary_mask, init_scores, pack_bits, unpack_bits
 from ..nets import apply, init_stats
 from ..nets.init import signed_constant
 from ..progress import bar
@@ -25,7 +25,7 @@ from ..metrics import accuracy_matrix, average_accuracy, forgetting
 from ..scoring import task_accuracy
 from ..seeding import generator
 from ..store import Checkpoint
-from ..train import fit_epochs
+from ..train import fit_epochs, popup_epochs
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -138,13 +138,9 @@ def learn_mask(exp, stream, net, weights, scores0, stats, task: int, curve: list
     returns the bool mask and the final scores."""
     scores = [s.clone().to(weights[0].device).requires_grad_() for s in scores0]
     masks_of = lambda: [binary_mask(s, "topk", exp.density) for s in scores]  # noqa: E731
-
-    def loss(x, y):
-        w = [masked_weight(a, s, "topk", exp.density) for a, s in zip(weights, scores)]
-        return F.cross_entropy(apply(net, x, w, stats, train=True), y)
-
-    fit_epochs(stream, task, scores, loss, exp.mask, exp.seed, ("exssnet-mask", task), exp.train_limit,
-               f"task {task} mask", _val_curve(exp, stream, net, lambda: weights, masks_of, stats, task, curve))
+    popup_epochs(stream, net, weights, task, scores, [exp.density] * len(scores), stats, exp.mask, exp.seed,
+                 ("exssnet-mask", task), exp.train_limit, f"task {task} mask",
+                 _val_curve(exp, stream, net, lambda: weights, masks_of, stats, task, curve))
     return masks_of(), [s.detach() for s in scores]
 
 

@@ -18,15 +18,14 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
-from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
+from ..masks import binary_mask, init_scores, pack_bits, unpack_bits
 from ..nets.init import signed_constant
 from ..nets.resnet import EVAL_BATCH, ResNet, forward, init_stats
 from ..progress import bar
 from ..scoring import accuracy
 from ..store import Checkpoint
-from ..train import fit_epochs, task_epochs
+from ..train import popup_epochs, task_epochs
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -57,7 +56,6 @@ def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg,
     scores."""
     scores = [s.clone().to(weights[0].device).requires_grad_() for s in scores0]
     stats = init_stats(net, weights[0].device)
-    current = lambda: [masked_weight(w, s, "topk", d) for w, s, d in zip(weights, scores, densities)]  # noqa: E731
     curve = []
 
     def after_epoch(epoch: int) -> None:
@@ -66,8 +64,8 @@ def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg,
             x, y = stream.task_data(task, "test", curve_limit)
             curve.append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y, EVAL_BATCH))
 
-    fit_epochs(stream, task, scores, lambda x, y: F.cross_entropy(forward(x, net, current(), stats), y), cfg, seed,
-               ("supsup-gg", task), limit, desc=f"task {task}", after_epoch=after_epoch)
+    popup_epochs(stream, net, weights, task, scores, densities, stats, cfg, seed, ("supsup-gg", task), limit,
+                 f"task {task}", after_epoch)
     return ([binary_mask(s, "topk", d) for s, d in zip(scores, densities)], stats, curve,
             [s.detach() for s in scores])
 
