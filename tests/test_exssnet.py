@@ -167,9 +167,10 @@ def test_kkt_starts_later_masks_from_an_earlier_task_and_raises_their_overlap(tm
 def test_a_killed_exssnet_run_resumes_to_the_same_result(tmp_path, monkeypatch):
     exp = small("exssnet", kkt=True, kkt_batches=2, kkt_k=5)
     fresh = runs.run(exp, device="cpu", results=tmp_path / "r1", cache=tmp_path / "c1")
+    from maskcl import train
     from maskcl.methods import exssnet
 
-    calls, real = [], exssnet.fit_epochs
+    calls, real = [], train.fit_epochs
 
     def dies_in_task_3(*args, **kwargs):
         calls.append(1)
@@ -177,11 +178,13 @@ def test_a_killed_exssnet_run_resumes_to_the_same_result(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(exssnet, "fit_epochs", dies_in_task_3)
+    monkeypatch.setattr(exssnet, "fit_epochs", dies_in_task_3)  # the weight phase
+    monkeypatch.setattr(train, "fit_epochs", dies_in_task_3)  # the mask phase (train.popup_epochs)
     with pytest.raises(KeyboardInterrupt):
         runs.run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     assert not list((tmp_path / "r2").glob("*/*.json")), "a killed run must not leave a result"
     monkeypatch.setattr(exssnet, "fit_epochs", real)
+    monkeypatch.setattr(train, "fit_epochs", real)
     resumed = runs.run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     assert {k: v for k, v in resumed.items() if k != "provenance"} == {k: v for k, v in fresh.items() if k != "provenance"}
 
