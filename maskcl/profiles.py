@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from .methods.hopfield import HopConfig, HopExperiment
 from .methods.impress import AlphaConfig, ImpressExperiment, ImpressGNExperiment
+from .methods.impress_conv import ImpressSplitExperiment
 from .paper import HOPSUPSUP, IMPRESS_DENSITIES, IMPRESS_SEEDS, TASKS_250, TASKS_2500
 from .runs import CLExperiment, Experiment, GGExperiment, check_profile
 from .train import EpochConfig, TrainConfig
@@ -273,10 +274,40 @@ def exssnet_cifar(profile: str) -> list[CLExperiment]:
     return runs
 
 
+def impress_cifar(profile: str) -> list[ImpressSplitExperiment]:
+    """ImpressLearn Fig. 4, 9, 10 and Table 2's SplitCIFAR row: heterogeneous, homogeneous and random bases (plain
+    and, heterogeneous and homogeneous, hybrid), basis-GN, the SupSup line and the incorrect mask X, on the reduced
+    ResNet-18 (nf = 20, Kaiming-normal, 21 weight layers).
+
+    paper: SplitCIFAR100, 20 tasks × 5 classes — tasks 0..14 make the heterogeneous bases (2, 5, 10, 15 masks),
+    tasks 15..19 are the new tasks; homogeneous and random bases of 5 … 75 masks (Table 3's |M_hom|); the 7
+    densities × seeds 0-2; masks by SupSup's GG training (Adam lr 1e-3, weight decay 1e-4, batch 128, the official
+    yaml's 100 epochs); α by Table 3 (Adam lr 0.02, weight decay 0.1, λ = 0.005, batch 64) for 25 epochs (≈ 1000
+    steps, as on MNIST). It needs CIFAR-100 and a GPU.
+    quick: the real-image stand-in SplitCIFAR10, 5 tasks × 2 classes — tasks 0-2 make the heterogeneous bases (2, 3
+    masks), tasks 3-4 are new; homogeneous and random bases of 3 and 10 masks; density 0.10, seed 0; the first
+    1000 training and test images of each task; 3 epochs for masks and α; masks at Adam lr 0.01 without weight
+    decay, batch 64 (at 1/60 of the paper's steps, lr 1e-3 leaves masks at chance); channels_last convolutions.
+    smoke: synthetic images, width 4, 1 epoch."""
+    check_profile(profile)
+    if profile == "paper":
+        return [ImpressSplitExperiment(density=d, seed=s) for d in IMPRESS_DENSITIES for s in IMPRESS_SEEDS]
+    quick_mask = EpochConfig(epochs=3, batch=64, lr=0.01, weight_decay=0.0)
+    common = dict(n_tasks=5, per_task=2, heterogeneous=(2, 3), n_new=2, basis_gn=3, n_incorrect=3,
+                  alpha=EpochConfig(epochs=3, batch=64, lr=0.02, weight_decay=0.1))
+    if profile == "quick":
+        return [ImpressSplitExperiment(data="cifar10", homogeneous=(3, 10), random=(3, 10), mask=quick_mask,
+                                       train_limit=1000, test_limit=1000, channels_last=True, **common)]
+    one = dict(epochs=1, batch=32)
+    return [ImpressSplitExperiment(data="synthetic", width=4, homogeneous=(2, 4), random=(2, 4), test_limit=40,
+                                   **{**common, "alpha": replace(common["alpha"], **one)},
+                                   mask=replace(quick_mask, **one))]
+
+
 # The profile functions behind each notebook, by its number: what `python -m maskcl data` checks before a run.
 NOTEBOOKS = {"01": (supsup_fig3,), "02": (supsup_fig6,), "03": (supsup_fig5_left,), "04": (supsup_fig5_right,),
              "05": (supsup_fig4,), "06": (hopsupsup,), "07": (impresslearn, impress_gn), "08": (supsup_gg,),
-             "09": (exssnet_mnist,), "10": (exssnet_cifar,)}
+             "09": (exssnet_mnist,), "10": (exssnet_cifar,), "11": (impress_cifar,)}
 REAL_DATA = ("mnist", "cifar10", "cifar100")
 
 

@@ -17,7 +17,8 @@ from pathlib import Path
 import torch
 
 from .data import MEAN, STD, class_split, load_cifar, load_dataset, load_mnist, synthetic_cifar, synthetic_mnist, task_stream
-from .methods import batche, bounds, dense_cl, exssnet, gg_baselines, hopfield, impress, nns, psp, supsup, supsup_gg
+from .methods import (batche, bounds, dense_cl, exssnet, gg_baselines, hopfield, impress, impress_conv, nns, psp,
+                      supsup, supsup_gg)
 from .nets.mlp import MLP, mlp
 from .nets.resnet import ResNet
 from .paths import cache_dir, download_allowed, results_dir
@@ -71,13 +72,14 @@ _STREAM_METHODS = {"supsup": supsup.run, "upper_bound": bounds.upper_bound, "low
 METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
            **{name: _on_images(fn) for name, fn in _IMAGE_METHODS.items()},
            "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn,
-           "exssnet": _on_classes(exssnet.run), "dense_cl": _on_classes(dense_cl.run)}
+           "exssnet": _on_classes(exssnet.run), "dense_cl": _on_classes(dense_cl.run),
+           "impress_split": _on_images(impress_conv.run)}
 # Each method's version (its module's VERSION) enters the key of its results.
 VERSIONS = {"supsup": supsup.VERSION, "upper_bound": bounds.VERSION, "lower_bound": bounds.VERSION,
             "nns": nns.VERSION, "psp": psp.VERSION, "batche": batche.VERSION, "hopsupsup": hopfield.VERSION,
             "impresslearn": impress.VERSION, "impress_gn": impress.VERSION, "supsup_gg": supsup_gg.VERSION,
             **{name: gg_baselines.VERSION for name in ("upper_bound_gg", "separate_heads", "batche_gg")},
-            "exssnet": exssnet.VERSION, "dense_cl": dense_cl.VERSION}
+            "exssnet": exssnet.VERSION, "dense_cl": dense_cl.VERSION, "impress_split": impress_conv.VERSION}
 PROFILES = ("smoke", "quick", "paper")
 
 

@@ -90,9 +90,15 @@ def table2(paper_rounding: bool = True) -> list[dict]:
         n, layers = PAPER_SIZES[model] if source == "paper" else architecture_size(source)
         if paper_rounding and n >= 1e6:
             n = round(n, -5)
-        rows.append({"data set": data, "possible tasks": n_tasks, "model": model, "params": n,
-                     "mask (kB)": mask_kb(n), "|M|": basis, "layers": layers, **per_task(n, basis, layers, n_tasks)})
+        rows.append(row(data, n_tasks, model, n, basis, layers))
     return rows
+
+
+def row(data: str, n_tasks: float, model: str, n_params: float, basis: int, layers: int) -> dict:
+    """One Table 2 row: a model of `n_params` weights in `layers` weight layers, a basis of |M| = `basis` masks
+    amortised over `n_tasks` possible tasks (e.g. our reduced ResNet-18 on Split CIFAR-100)."""
+    return {"data set": data, "possible tasks": n_tasks, "model": model, "params": n_params,
+            "mask (kB)": mask_kb(n_params), "|M|": basis, "layers": layers, **per_task(n_params, basis, layers, n_tasks)}
 
 
 def _shown(value: float, printed: str, cut: bool = False) -> str:
@@ -103,12 +109,13 @@ def _shown(value: float, printed: str, cut: bool = False) -> str:
     return f"{value:.{decimals}f}"
 
 
-def compare(rows: list[dict]) -> list[dict]:
+def compare(rows: list[dict], paper_row: tuple[str, str] | None = None) -> list[dict]:
     """Ours vs the paper, cell by cell at the paper's digits: 'equal', 'equal if truncated' (the paper cuts
-    digits instead of rounding) or 'differs'."""
+    digits instead of rounding) or 'differs'. Each row is compared with the paper's row of the same data set and
+    model, or with `paper_row` (data set, model) when given."""
     out = []
     for r in rows:
-        for col, printed in zip(COLUMNS, PAPER[(r["data set"], r["model"])]):
+        for col, printed in zip(COLUMNS, PAPER[paper_row or (r["data set"], r["model"])]):
             ours = _shown(r[col], printed)
             verdict = ("equal" if ours == printed else
                        "equal if truncated" if _shown(r[col], printed, cut=True) == printed else "differs")

@@ -76,12 +76,12 @@ def fit_alpha(stream: TaskStream, weights: list[torch.Tensor], basis: list[torch
     return [s[0] for s in snaps] if snapshot_at else alpha.detach()
 
 
-def random_basis(net: MLP, n: int, density: float, seed: int, device="cpu") -> list[torch.Tensor]:
-    """n untrained masks, uniform at random with exactly edge-popup's ⌈density·n_l⌉ ones per layer (appendix
-    A.4); mask j depends only on (seed, j), so a smaller basis is a prefix of a larger one."""
-    return [torch.stack([topk_mask(torch.rand(o, i, generator=generator("random-basis", seed, j, l)), density).bool()
-                         for j in range(n)]).to(device)
-            for l, (o, i) in enumerate(net.shapes)]
+def random_basis(net, n: int, density: float, seed: int, device="cpu") -> list[torch.Tensor]:
+    """n untrained masks for any net, uniform at random with exactly edge-popup's ⌈density·n_l⌉ ones per layer
+    (appendix A.4); mask j depends only on (seed, j), so a smaller basis is a prefix of a larger one."""
+    return [torch.stack([topk_mask(torch.rand(*shape, generator=generator("random-basis", seed, j, l)),
+                                   density).bool() for j in range(n)]).to(device)
+            for l, shape in enumerate(net.shapes)]
 
 
 def correct_share(alpha: torch.Tensor, index: int) -> float:
