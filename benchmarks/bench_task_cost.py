@@ -1,0 +1,170 @@
+"""Where one added SupSup task's seconds go, at the paper protocol: LeNet 300-100, s = 100, PermutedMNIST, 1000
+RMSprop steps of batch 128, then GG and GNu one-shot evaluation. Everything below is measured in one run (the
+machine is shared and its speed drifts; compare numbers within one JSON).
+
+training, per task (1000 steps; `--parallel` tasks stacked, as `cached_masks` trains a chunk):
+  step       the whole training step (`train.train_masks`)
+  matmul     its matrix products alone on tensors of the same shapes (the floor no step can beat)
+  mask       `masks.masked_weight` forward + backward (threshold, cast, product; gradient to the scores)
+  optimiser  the RMSprop update
+  data       gathering the batch: rows, the task's permutation, normalisation
+  rest       step − the four above: loss, ReLUs, autograd bookkeeping
+evaluation, per task:
+  GG         its 10,000 test images under its own mask (`infer.batch_correct`)
+  one-shot   its 79 test batches decided among k masks (H; first image, full batch), at k = 250
+  GNu, Fig. 3  what `scoring.evaluate` spends per task over the paper's checkpoints (10 … 250 tasks),
+             objectives H and G, first image and full batch: Σ_k k · t(k) / 250 from one-shot timed at every k
+checkpoint I/O: packing, writing and reading back one task's mask
+end to end: whole processes that train N tasks and evaluate GG and one-shot (H, first image) among all N masks;
+  per added task = (T(N₂) − T(N₁)) / (N₂ − N₁), so start-up and data loading cancel.
+
+    .venv/bin/python benchmarks/bench_task_cost.py [--label before] [--parallel 50] [--n 10 30]
+"""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from maskcl.data import load_dataset, task_stream
+from maskcl.infer import batch_correct, decision_groups, one_shot
+from maskcl.masks import init_scores, masked_weight, pack_bits
+from maskcl.nets.init import signed_constant
+from maskcl.nets.mlp import mlp
+from maskcl.paper import TASKS_250
+from maskcl.store import Checkpoint
+from maskcl.train import TrainConfig, batched_loss, task_batches, train_masks
+
+sys.path.insert(0, str(Path(__file__).parent))
+from bench_scale import matmul_floor  # noqa: E402
+from bench_supsup import save  # noqa: E402
+
+STEPS = 1000
+
+
+def best_of(fn, rounds: int = 3, repeat: int = 20) -> float:
+    """Seconds per call: the best of `rounds` rounds of `repeat` calls, after one warm-up call."""
+    fn()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for _ in range(repeat):
+            fn()
+        best = min(best, (time.perf_counter() - start) / repeat)
+    return best
+
+
+def training_parts(stream, net, weights, parallel: int) -> dict:
+    """Seconds per task for 1000 steps: the whole step and its parts, `parallel` tasks stacked."""
+    tasks = list(range(parallel))
+    measure = 60
+    cfg = TrainConfig(steps=measure)
+    step = best_of(lambda: train_masks(stream, net, weights, tasks, cfg, 0), rounds=3, repeat=1) / measure
+    scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]).requires_grad_() for l in range(3)]
+    grads = [torch.randn_like(s) for s in scores]
+    order = task_batches(stream, tasks, TrainConfig(steps=STEPS), 0)
+    task_ids = torch.tensor(tasks)[:, None]
+
+    def mask():
+        torch.autograd.backward([masked_weight(w, s) for w, s in zip(weights, scores)], grads)
+
+    for s, g in zip(scores, grads):
+        s.grad = g.clone()
+    opt = torch.optim.RMSprop(scores, lr=1e-4, alpha=0.99, eps=1e-8)
+    counter = iter(range(10 ** 9))
+    parts = {"matmul": matmul_floor(net, parallel, 128, weights[0].device),
+             "mask": best_of(mask),
+             "optimiser": best_of(opt.step),
+             "data": best_of(lambda: stream.inputs("train", order[:, next(counter) % STEPS], task_ids))}
+    out = {"step": STEPS * step / parallel}
+    out.update({k: STEPS * v / parallel for k, v in parts.items() if k != "matmul"})
+    out["matmul"] = STEPS * parts["matmul"]  # matmul_floor is already per task
+    out["rest"] = out["step"] - sum(out[k] for k in ("matmul", "mask", "optimiser", "data"))
+    return out
+
+
+def evaluation_parts(stream, net, weights, k_max: int = 250) -> dict:
+    """Seconds per task: GG, one-shot at k = k_max, and Fig. 3's GNu evaluation amortised per task."""
+    g = torch.Generator().manual_seed(0)
+    masks = [torch.rand(k_max, *s, generator=g) < 0.5 for s in net.shapes]
+    x, y = stream.task_data(0, "test")
+    own = [m[0] for m in masks]
+    out = {"GG": best_of(lambda: batch_correct(weights, own, x, y, 128), repeat=5)}
+    per_k = {}
+    for k in TASKS_250:
+        sub = [m[:k] for m in masks]
+        per_k[k] = {rule: best_of(lambda: torch.cat([one_shot(weights, sub, grp, "H")
+                                                     for grp in decision_groups(x, 128, rule)]), rounds=2, repeat=1)
+                    for rule in ("first", "full")}
+    out["one-shot H first, k=250"] = per_k[k_max]["first"]
+    out["one-shot H full, k=250"] = per_k[k_max]["full"]
+    # every task t < k is decided at checkpoint k, for 2 objectives (G costs what H costs) and 2 rules
+    out["GNu Fig. 3 (H, G × first, full)"] = 2 * sum(k * (t["first"] + t["full"]) for k, t in per_k.items()) / k_max
+    return out
+
+
+def checkpoint_io(net) -> float:
+    g = torch.Generator().manual_seed(1)
+    masks = [torch.rand(1, *s, generator=g) < 0.5 for s in net.shapes]
+    with tempfile.TemporaryDirectory() as d:
+        ckpt = Checkpoint(d)
+        return best_of(lambda: (ckpt.save_layers("m.safetensors", [pack_bits(m.flatten(1)) for m in masks]),
+                                ckpt.load_layers("m.safetensors", len(masks))), repeat=10)
+
+
+END_TO_END = """
+import sys, tempfile
+from pathlib import Path
+from maskcl.runs import Experiment, run
+n, parallel = int(sys.argv[1]), int(sys.argv[2])
+with tempfile.TemporaryDirectory() as d:
+    run(Experiment(n_tasks=n, checkpoints=(n,), objectives=("H",), decide=("first",), parallel=parallel),
+        profile="benchmark", device="cpu", results=Path(d) / "r", cache=Path(d) / "c")
+"""
+
+
+def end_to_end(ns: list[int], parallel: int) -> dict:
+    """Whole-process wall time for N tasks, and the marginal seconds per added task."""
+    wall = {}
+    for n in ns:
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", END_TO_END, str(n), str(parallel)], check=True,
+                       env={**__import__("os").environ, "MASKCL_PROGRESS": "0"})
+        wall[n] = time.perf_counter() - start
+    lo, hi = min(ns), max(ns)
+    return {"wall_s": {str(n): round(v, 2) for n, v in wall.items()},
+            "s_per_added_task": round((wall[hi] - wall[lo]) / (hi - lo), 3)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--label", default="now")
+    parser.add_argument("--parallel", type=int, default=50, help="tasks per training chunk (the paper profile's)")
+    parser.add_argument("--n", type=int, nargs=2, default=(10, 30), help="task counts for the end-to-end runs")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    torch.manual_seed(0)
+    device = torch.device("cpu")
+    net = mlp("lenet", 100)
+    stream = task_stream("permuted", max(args.parallel, 1), load_dataset("mnist", 0), base_seed=0)
+    weights = signed_constant(net, 0)
+    train = training_parts(stream, net, weights, args.parallel)
+    evaluation = evaluation_parts(stream, net, weights)
+    io = checkpoint_io(net)
+    e2e = end_to_end(list(args.n), args.parallel)
+    rnd = lambda d: {k: round(v, 3) for k, v in d.items()}  # noqa: E731
+    result = {"label": args.label, "setting": "LeNet 300-100, s=100, PermutedMNIST, 1000 RMSprop steps of 128",
+              "parallel": args.parallel, "training_s_per_task": rnd(train),
+              "training_over_matmul_floor": round(train["step"] / train["matmul"], 2),
+              "evaluation_s_per_task": rnd(evaluation), "checkpoint_io_s_per_task": round(io, 4),
+              "end_to_end": e2e}
+    save(result, f"task_cost_{args.label}", device, start)
+
+
+if __name__ == "__main__":
+    main()
