@@ -44,22 +44,23 @@ def alpha_grads(weights: list[torch.Tensor], masks: list[torch.Tensor], alpha: t
     `chunk` bounds the elements of a (groups × weights) working tensor.
     """
     fn = objective_fn(objective)
+    masks = [m.flatten(1).to(alpha.dtype) for m in masks]  # (k, out·in) floats, converted once per call
     n_weights = sum(w.numel() for w in weights)
     step = max(1, chunk // n_weights)
     shared = bool((alpha == alpha[:1]).all())  # one-shot: one superposed mask serves every group
     if shared:
-        superposed = [w * (alpha[:1] @ m.flatten(1).to(alpha.dtype)).view(1, *w.shape) for w, m in zip(weights, masks)]
+        superposed = [w * (alpha[:1] @ m).view(1, *w.shape) for w, m in zip(weights, masks)]
     out = []
     for g0 in range(0, x.shape[0], step):
         a = alpha[g0:g0 + step]
         if shared:  # a leaf per group, so that each group gets its own ∂J/∂W_eff
             w_eff = [s.expand(len(a), *s.shape[1:]).clone().requires_grad_() for s in superposed]
         else:
-            w_eff = [(w * (a @ m.flatten(1).to(a.dtype)).view(-1, *w.shape)).requires_grad_()
+            w_eff = [(w * (a @ m).view(-1, *w.shape)).requires_grad_()
                      for w, m in zip(weights, masks)]
         j = fn(forward(x[g0:g0 + step], w_eff), n_real).mean(-1).sum()
         grads = torch.autograd.grad(j, w_eff)
-        out.append(sum(torch.einsum("gp,kp->gk", (gr * w).flatten(1), m.flatten(1).to(gr.dtype))
+        out.append(sum(torch.einsum("gp,kp->gk", (gr * w).flatten(1), m)
                        for gr, w, m in zip(grads, weights, masks)))
     return torch.cat(out)
 

@@ -20,9 +20,10 @@ def straight_through(hard: torch.Tensor, soft: torch.Tensor) -> torch.Tensor:
     return hard + (soft - soft.detach())
 
 
-def _topk_hard(scores: torch.Tensor, density: float, layer_dims: int | None) -> torch.Tensor:
-    """Bool mask of the top ⌈density·n⌉ entries of |score| over each layer's n elements: the last `layer_dims`
-    dims are one layer (None: the whole tensor), any leading dims stack tasks."""
+def _topk_hard(scores: torch.Tensor, density: float, layer_dims: int | None,
+               dtype: torch.dtype = torch.bool) -> torch.Tensor:
+    """Mask (bool, or 0/1 in `dtype`) of the top ⌈density·n⌉ entries of |score| over each layer's n elements: the
+    last `layer_dims` dims are one layer (None: the whole tensor), any leading dims stack tasks."""
     if not 0.0 < density <= 1.0:
         raise ValueError(f"density must lie in (0, 1], got {density}")
     layer_dims = scores.dim() if layer_dims is None else layer_dims
@@ -33,28 +34,37 @@ def _topk_hard(scores: torch.Tensor, density: float, layer_dims: int | None) -> 
     k = max(1, math.ceil(density * n))
     # |s| ≥ the k-th largest |s| is the top-k set whenever that value is not tied (3× faster than topk on CPU);
     # with a tie at the threshold, topk breaks it as before
-    hard = flat >= flat.kthvalue(n - k + 1, dim=-1, keepdim=True).values
-    if not bool((hard.sum(-1) == k).all()):
-        hard = torch.zeros_like(flat, dtype=torch.bool).scatter_(-1, flat.topk(k, dim=-1).indices, True)
+    hard = _ge(flat, flat.kthvalue(n - k + 1, dim=-1, keepdim=True).values, dtype)
+    if not bool((hard.sum(-1) == k).all()):  # (a float count of ≤ 2²⁴ ones is exact)
+        hard = torch.zeros_like(flat, dtype=dtype).scatter_(-1, flat.topk(k, dim=-1).indices, 1)
     return hard.view_as(scores)
 
 
-def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None,
-                   layer_dims: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-    """The bool mask a config names ('threshold', or 'topk' with a density) and the tensor its gradient reaches."""
+def _ge(a: torch.Tensor, b: torch.Tensor | float, dtype: torch.dtype) -> torch.Tensor:
+    """1[a ≥ b] as bool, or as 0/1 written straight into `dtype` — on a CPU 3-4× faster than a bool comparison
+    followed by a cast, and the same numbers."""
+    if dtype == torch.bool:
+        return a >= b
+    return torch.ge(a, b, out=torch.empty(a.shape, dtype=dtype, device=a.device))
+
+
+def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None, layer_dims: int | None = None,
+                   dtype: torch.dtype = torch.bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mask a config names ('threshold', or 'topk' with a density) — bool, or 0/1 in `dtype` — and the tensor
+    its gradient reaches."""
     if kind == "threshold":
-        return scores.detach() >= 0, scores
+        return _ge(scores.detach(), 0, dtype), scores
     if kind == "topk":
         if density is None:
             raise ValueError("topk masks need a density")
-        return _topk_hard(scores, density, layer_dims), scores.abs()
+        return _topk_hard(scores, density, layer_dims, dtype), scores.abs()
     raise ValueError(f"unknown mask kind {kind!r}; choose 'threshold' or 'topk'")
 
 
 def _float_mask(scores: torch.Tensor, kind: str, density: float | None = None,
                 layer_dims: int | None = None) -> torch.Tensor:
-    hard, soft = _hard_and_soft(scores, kind, density, layer_dims)
-    return straight_through(hard.to(scores.dtype), soft)
+    hard, soft = _hard_and_soft(scores, kind, density, layer_dims, scores.dtype)
+    return straight_through(hard, soft)
 
 
 def threshold_mask(scores: torch.Tensor) -> torch.Tensor:
@@ -75,14 +85,14 @@ def binary_mask(scores: torch.Tensor, kind: str = "threshold", density: float | 
 
 
 class _MaskedWeight(torch.autograd.Function):
-    """W ⊙ M from a bool M in one pass; the gradient reaching `soft` is ∂L/∂(W ⊙ M) ⊙ W (straight-through) and,
-    when W requires it, the gradient reaching W is ∂L/∂(W ⊙ M) ⊙ M (summed over stacked tasks)."""
+    """W ⊙ M from a 0/1 M in W's dtype in one pass; the gradient reaching `soft` is ∂L/∂(W ⊙ M) ⊙ W
+    (straight-through) and, when W requires it, the gradient reaching W is ∂L/∂(W ⊙ M) ⊙ M (summed over stacked
+    tasks)."""
 
     @staticmethod
     def forward(ctx, w, hard, soft):
         ctx.save_for_backward(w, hard if ctx.needs_input_grad[0] else None)
-        m = hard.to(w.dtype)  # (torch.where on a bool mask is several times slower on CPU)
-        return m.mul_(w) if m.shape == torch.broadcast_shapes(m.shape, w.shape) else m * w
+        return hard * w  # (torch.where on a bool mask is several times slower on CPU)
 
     @staticmethod
     def backward(ctx, grad):
@@ -99,9 +109,9 @@ def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold"
                   density: float | None = None) -> torch.Tensor:
     """W ⊙ M(scores), M the mask `kind` names, for scores of W's shape or stacked over tasks along leading dims
     (a top-k layer is all of W's elements): the forward and gradients of `w * threshold_mask(scores)` (or
-    `topk_mask`) bit for bit, in three element-wise passes (threshold, cast, in-place product) instead of five.
-    W receives a gradient (∂L/∂(W ⊙ M) ⊙ M) only when it requires one."""
-    hard, soft = _hard_and_soft(scores, kind, density, w.dim())
+    `topk_mask`) bit for bit, in two element-wise passes (the threshold written as 0/1 in W's dtype, the
+    product) instead of five. W receives a gradient (∂L/∂(W ⊙ M) ⊙ M) only when it requires one."""
+    hard, soft = _hard_and_soft(scores, kind, density, w.dim(), w.dtype)
     return _MaskedWeight.apply(w, hard, soft)
 
 

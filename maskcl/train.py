@@ -91,9 +91,16 @@ def batched_loss(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
     return step_loss
 
 
+# Tasks stacked in one training step on a CPU: beyond about 16 LeNet tasks the stacked scores, masks and gradients
+# spill out of the caches and each task's step gets slower (benchmarks/bench_task_cost.py). Grouping is exact:
+# each task's gradient and update do not depend on which tasks share its step.
+CPU_GROUP = 16
+
+
 def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks: Sequence[int],
                 cfg: TrainConfig, seed: int, keys: Sequence | None = None) -> list[torch.Tensor]:
-    """Supermasks for `tasks`, trained together; returns per layer a bool tensor (B, out, in).
+    """Supermasks for `tasks`, trained together (on a CPU, CPU_GROUP at a time); returns per layer a bool tensor
+    (B, out, in).
 
     Mask b's scores start from init_scores(net, seed, key_b) and see batches in order batch_order(seed, key_b),
     key_b = keys[b] or tasks[b], so a mask does not depend on which other masks share its batch. Distinct keys
@@ -101,6 +108,10 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     """
     device = weights[0].device
     keys = list(keys or tasks)
+    if device.type == "cpu" and len(tasks) > CPU_GROUP:
+        groups = [train_masks(stream, net, weights, tasks[i:i + CPU_GROUP], cfg, seed, keys[i:i + CPU_GROUP])
+                  for i in range(0, len(tasks), CPU_GROUP)]
+        return [torch.cat(layer) for layer in zip(*groups)]
     per_task = [init_scores(net, seed, k) for k in keys]
     scores = [torch.stack([s[layer] for s in per_task]).to(device).requires_grad_()
               for layer in range(len(weights))]

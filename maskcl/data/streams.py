@@ -26,7 +26,7 @@ class TaskStream:
 
     kind: str
     n_tasks: int
-    x: dict[str, torch.Tensor]  # split -> (N, 784) float in [0, 1]
+    x: dict[str, torch.Tensor]  # split -> (N, 784) float: normalised; rotated: in [0, 1], normalised per batch
     y: dict[str, torch.Tensor]  # split -> (N,) int64
     perms: torch.Tensor | None = None  # permuted: (n_tasks, 784)
 
@@ -45,16 +45,18 @@ class TaskStream:
     def inputs(self, split: str, idx: torch.Tensor, tasks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised task inputs and labels for base rows `idx` (any shape) seen as tasks `tasks` (same shape)."""
         x, y = self.x[split][idx], self.y[split][idx]
-        tasks = tasks.to(self.device).expand(idx.shape)
-        if self.kind == "permuted":
-            x = torch.gather(x, -1, self.perms[tasks])
-        elif self.kind == "rotated":
+        tasks = tasks.to(self.device)
+        if self.kind == "permuted":  # one permutation per task, broadcast over its rows (not copied per row)
+            return torch.gather(x, -1, self.perms[tasks].expand(*idx.shape, x.shape[-1])), y
+        if self.kind == "rotated":
+            tasks = tasks.expand(idx.shape)
             x = x.clone()
             for t in tasks.unique().tolist():
                 sel = tasks == t
                 img = x[sel].view(-1, 1, 28, 28)
                 x[sel] = rotate(img, 10.0 * t, InterpolationMode.NEAREST, fill=0.0).view(-1, 784)
-        return (x - MEAN) / STD, y
+            return (x - MEAN) / STD, y
+        return x, y
 
     def task_data(self, task: int, split: str, limit: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         """`task`'s examples of `split` in the base order (the first `limit` of them, when given)."""
@@ -77,6 +79,8 @@ def task_stream(kind: str, n_tasks: int, data: dict[str, tuple], base_seed: int 
     if limits[kind] is not None and n_tasks > limits[kind]:
         raise ValueError(f"{kind} MNIST has at most {limits[kind]} tasks, asked for {n_tasks}")
     x = {s: (data[s][0].float() / 255.0).to(device) for s in ("train", "test")}
+    if kind != "rotated":  # normalised once: a gather commutes with the element-wise normalisation
+        x = {s: (v - MEAN) / STD for s, v in x.items()}
     y = {s: data[s][1].to(device) for s in ("train", "test")}
     perms = None
     if kind == "permuted":
