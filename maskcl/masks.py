@@ -102,7 +102,12 @@ class _MaskedWeight(torch.autograd.Function):
             grad_w = grad * hard.to(grad.dtype)
             if grad_w.shape != w.shape:  # W broadcast over stacked tasks: sum their gradients
                 grad_w = grad_w.sum_to_size(w.shape)
-        return grad_w, None, (grad * w if ctx.needs_input_grad[2] else None)
+        grad_soft = None
+        if ctx.needs_input_grad[2]:  # written contiguous: a matmul's weight gradient arrives transposed, and
+            # autograd would otherwise copy the product once more to give the scores a contiguous gradient
+            grad_soft = torch.mul(grad, w, out=torch.empty(torch.broadcast_shapes(grad.shape, w.shape),
+                                                           dtype=grad.dtype, device=grad.device))
+        return grad_w, None, grad_soft
 
 
 def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
