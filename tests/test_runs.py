@@ -47,7 +47,7 @@ def test_parallel_is_not_part_of_the_key_and_does_not_change_results(tmp_path):
 def test_bounds_run(tmp_path, method):
     res = run(replace(TINY, method=method, out_size=10), device="cpu", results=tmp_path, cache=tmp_path)
     assert [r["tasks"] for r in res["rows"]] == [2, 3]
-    assert all(0 <= r["accuracy"] <= 100 for r in res["rows"])
+    assert all(r["accuracy"] > 50 for r in res["rows"])  # 10 classes: chance is 10 %; the synthetic digits are easy
 
 
 def test_bad_inputs_are_clear_errors():
