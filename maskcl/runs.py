@@ -270,7 +270,7 @@ def run(exp, profile: str = "custom", device: str = "auto", results: Path | None
               "config": config_dict(exp), **out,
               "provenance": provenance(profile, dev, time.perf_counter() - start)}
     write_json(path, result)
-    return result
+    return read_json(path)  # exactly what a later, cached call returns (key order included)
 
 
 def rows(results: list[dict]):
