@@ -6,7 +6,7 @@
                                                         fetching what is missing when the network is there (or
                                                         always with --download, never with --offline); exit 2
                                                         with one message if any is still missing or corrupt
-    python -m maskcl run NOTEBOOK --profile P [--jobs N] [--executor local|slurm] [--device D]
+    python -m maskcl run NOTEBOOK --profile P [--jobs N] [--executor local|slurm] [--device D] [--where F=V]
                                                         compute every run the notebook needs, without executing
                                                         it: over N local processes, or one SLURM job per run
                                                         (submitit); then ./reproduce.sh re-plots from the cache
@@ -67,6 +67,8 @@ def main(argv: list[str] | None = None) -> int:
     rn.add_argument("--timeout-min", type=int, default=240, help="slurm: time limit per job")
     rn.add_argument("--partition", default=None, help="slurm: partition")
     rn.add_argument("--gpus", type=int, default=0, help="slurm: GPUs per job")
+    rn.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
+                    help="only the runs whose config FIELD is VALUE, e.g. --where arch=lenet (repeatable)")
     args = parser.parse_args(argv)
     if args.command == "run":
         from .launch import launch
@@ -76,8 +78,15 @@ def main(argv: list[str] | None = None) -> int:
         slurm = {"timeout_min": args.timeout_min}
         if args.executor == "slurm":
             slurm.update(gpus_per_node=args.gpus, **({"slurm_partition": args.partition} if args.partition else {}))
+        if bad := [w for w in args.where if "=" not in w]:
+            parser.error(f"--where takes FIELD=VALUE, got {bad[0]!r}")
+        where = dict(w.split("=", 1) for w in args.where)
         start = time.perf_counter()
-        counts = launch(args.notebook, args.profile, args.device, args.jobs, args.executor, slurm=slurm)
+        try:
+            counts = launch(args.notebook, args.profile, args.device, args.jobs, args.executor, slurm=slurm,
+                            where=where)
+        except ValueError as err:
+            parser.error(str(err))
         print(f"{args.notebook} ({args.profile}): {counts['ran']} ran, {counts['done']} already done, "
               f"{counts['busy']} running elsewhere; {time.perf_counter() - start:.1f} s")
         return 0

@@ -83,10 +83,23 @@ class RunJob:
         return submitit.helpers.DelayedSubmission(self, exp)
 
 
-def unique_runs(notebook: str, profile: str) -> list:
-    """The notebook's runs under `profile`, each key once (notebooks may list a run twice)."""
+def select(exps: list, where: dict[str, str]) -> list:
+    """The runs whose config field `name` reads `value` (as text) for every name=value in `where`, e.g.
+    {"arch": "lenet"}: a notebook's paper profile for the LeNet rows only."""
+    for name in where:
+        if not any(hasattr(e, name) for e in exps):
+            raise ValueError(f"no run of this notebook has a config field {name!r}")
+    out = [e for e in exps if all(str(getattr(e, n, None)) == v for n, v in where.items())]
+    if not out:
+        raise ValueError(f"no run matches {where}")
+    return out
+
+
+def unique_runs(notebook: str, profile: str, where: dict[str, str] | None = None) -> list:
+    """The notebook's runs under `profile` (those matching `where`), each key once (notebooks may list a run
+    twice)."""
     seen, out = set(), []
-    for exp in notebook_experiments(notebook, profile):
+    for exp in select(notebook_experiments(notebook, profile), where or {}):
         if key(exp) not in seen:
             seen.add(key(exp))
             out.append(exp)
@@ -95,12 +108,13 @@ def unique_runs(notebook: str, profile: str) -> list:
 
 def launch(notebook: str, profile: str, device: str = "auto", jobs: int = 1, executor: str = "local",
            results: Path | None = None, cache: Path | None = None, folder: Path | None = None,
-           slurm: dict | None = None) -> dict[str, int]:
+           slurm: dict | None = None, where: dict[str, str] | None = None) -> dict[str, int]:
     """Compute every run `notebook` needs under `profile`. local: `jobs` processes (each with an equal share of
     the CPU's threads); slurm: one submitit job per run (`slurm`: submitit parameters such as timeout_min,
     slurm_partition, gpus_per_node), or submitit's local executor when `executor` is 'submitit-local' (tests).
-    Returns how many runs were already done, ran, or were busy elsewhere."""
-    exps = unique_runs(notebook, profile)
+    `where` keeps the runs whose config fields match (see `select`). Returns how many runs were already done, ran,
+    or were busy elsewhere."""
+    exps = unique_runs(notebook, profile, where)
     threads = max(1, (os.cpu_count() or 1) // jobs) if jobs > 1 else 0
     job = RunJob(profile, device, str(results or results_dir()), str(cache or cache_dir()), threads)
     if executor == "local":

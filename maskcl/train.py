@@ -145,7 +145,12 @@ def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, c
 
 def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[int], cfg: TrainConfig,
                 seed: int) -> list[torch.Tensor]:
-    """One dense network per task (the Upper Bound) from stacked initial weights init[l]: (B, out, in)."""
+    """One dense network per task (the Upper Bound) from stacked initial weights init[l]: (B, out, in); on a CPU,
+    CPU_GROUP tasks at a time (exact, as for masks)."""
+    if init[0].device.type == "cpu" and len(tasks) > CPU_GROUP:
+        groups = [train_dense(stream, [w[i:i + CPU_GROUP] for w in init], tasks[i:i + CPU_GROUP], cfg, seed)
+                  for i in range(0, len(tasks), CPU_GROUP)]
+        return [torch.cat(layer) for layer in zip(*groups)]
     params = [w.clone().requires_grad_() for w in init]
     order = task_batches(stream, tasks, cfg, seed)
     fit(params, batched_loss(stream, order, tasks, lambda: params), cfg, desc=f"dense {tasks[0]}..{tasks[-1]}")
