@@ -24,7 +24,7 @@ from .data.cifar import DATASETS
 from .data.files import reachable
 from .data.mnist import TorchvisionMNIST
 from .paths import data_dir, download_allowed
-from .profiles import datasets
+from .profiles import datasets, parse_where
 from .runs import PROFILES, stale
 
 
@@ -78,11 +78,9 @@ def main(argv: list[str] | None = None) -> int:
         slurm = {"timeout_min": args.timeout_min}
         if args.executor == "slurm":
             slurm.update(gpus_per_node=args.gpus, **({"slurm_partition": args.partition} if args.partition else {}))
-        if bad := [w for w in args.where if "=" not in w]:
-            parser.error(f"--where takes FIELD=VALUE, got {bad[0]!r}")
-        where = dict(w.split("=", 1) for w in args.where)
         start = time.perf_counter()
         try:
+            where = parse_where(",".join(args.where))
             counts = launch(args.notebook, args.profile, args.device, args.jobs, args.executor, slurm=slurm,
                             where=where)
         except ValueError as err:

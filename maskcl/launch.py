@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .paths import cache_dir, results_dir
-from .profiles import notebook_experiments
+from .profiles import notebook_experiments, select
 from .runs import key, result_path, run
 
 
@@ -81,18 +81,6 @@ class RunJob:
         import submitit
 
         return submitit.helpers.DelayedSubmission(self, exp)
-
-
-def select(exps: list, where: dict[str, str]) -> list:
-    """The runs whose config field `name` reads `value` (as text) for every name=value in `where`, e.g.
-    {"arch": "lenet"}: a notebook's paper profile for the LeNet rows only."""
-    for name in where:
-        if not any(hasattr(e, name) for e in exps):
-            raise ValueError(f"no run of this notebook has a config field {name!r}")
-    out = [e for e in exps if all(str(getattr(e, n, None)) == v for n, v in where.items())]
-    if not out:
-        raise ValueError(f"no run matches {where}")
-    return out
 
 
 def unique_runs(notebook: str, profile: str, where: dict[str, str] | None = None) -> list:

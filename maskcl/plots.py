@@ -28,8 +28,10 @@ def save_figure(fig, name: str, data: pd.DataFrame, provenance: dict, out: Path 
     return png
 
 
-def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: float = 0.5) -> pd.DataFrame:
-    """Join our rows to the paper's on `on` (+ tasks) and add delta = ours − paper and |delta| ≤ tol.
+def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: float = 0.5,
+                  keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Join our rows to the paper's on `on` (+ tasks) and add delta = ours − paper and |delta| ≤ tol; our columns
+    `keep` (e.g. the profile that made a row) are carried along.
 
     Where we ran fewer tasks than any paper column, the paper's first column (its fewest tasks) is the
     reference and `paper_tasks` says so."""
@@ -42,7 +44,7 @@ def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: f
             continue
         same = ref[ref["tasks"] == r["tasks"]]
         ref_row = (same if not same.empty else ref.sort_values("tasks")).iloc[0]
-        rows.append({**{c: r[c] for c in on}, "source": ref_row["source"], "paper_tasks": int(ref_row["tasks"]),
+        rows.append({**{c: r[c] for c in on}, **{c: r[c] for c in keep}, "source": ref_row["source"], "paper_tasks": int(ref_row["tasks"]),
                      "paper": ref_row["accuracy"], "tasks": int(r["tasks"]), "ours": round(r["accuracy"], 2)})
     table = pd.DataFrame(rows)
     if table.empty:

@@ -311,6 +311,31 @@ NOTEBOOKS = {"01": (supsup_fig3,), "02": (supsup_fig6,), "03": (supsup_fig5_left
 REAL_DATA = ("mnist", "cifar10", "cifar100")
 
 
+def matches(exp, where: dict[str, str]) -> bool:
+    """Whether every config field named in `where` reads its value (as text)."""
+    return all(str(getattr(exp, name, None)) == value for name, value in where.items())
+
+
+def select(exps: list, where: dict[str, str]) -> list:
+    """The runs matching `where`, e.g. {"arch": "lenet"}: a notebook's paper profile for the LeNet rows only; an
+    error when a field is unknown or nothing matches."""
+    for name in where:
+        if not any(hasattr(e, name) for e in exps):
+            raise ValueError(f"no run of this notebook has a config field {name!r}")
+    out = [e for e in exps if matches(e, where)]
+    if not out:
+        raise ValueError(f"no run matches {where}")
+    return out
+
+
+def parse_where(text: str) -> dict[str, str]:
+    """'arch=lenet,out_size=100' → {'arch': 'lenet', 'out_size': '100'} (empty text: no condition)."""
+    pairs = [p.strip() for p in text.split(",") if p.strip()]
+    if bad := [p for p in pairs if "=" not in p]:
+        raise ValueError(f"a condition is FIELD=VALUE, got {bad[0]!r}")
+    return dict(p.split("=", 1) for p in pairs)
+
+
 def notebook_experiments(notebook: str, profile: str) -> list:
     """Every run notebook `notebook` (its name or number, e.g. '08_supsup_gg_splitcifar' or '08') makes under
     `profile`."""

@@ -255,6 +255,12 @@ def stale(results: Path) -> list[str]:
     return out
 
 
+def stored(exp, results: Path | None = None) -> dict | None:
+    """The result of `exp` if the results store holds it, else None (nothing is computed)."""
+    path = result_path(exp, results)
+    return read_json(path) if path.exists() else None
+
+
 def run(exp, profile: str = "custom", device: str = "auto", results: Path | None = None,
         cache: Path | None = None) -> dict:
     """The result of `exp`: read from the results store when present, else computed (resuming any

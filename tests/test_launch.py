@@ -87,3 +87,20 @@ def test_bad_launch_arguments_are_clear_errors(tmp_path):
     out = subprocess.run([sys.executable, "-m", "maskcl", "run", "09", "--jobs", "0"], capture_output=True,
                          text=True, env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 2 and "--jobs must be at least 1" in out.stderr
+
+
+def test_where_selects_a_subset_of_a_notebooks_runs():
+    from maskcl.launch import unique_runs
+    from maskcl.profiles import matches, parse_where
+
+    lenet = unique_runs("01", "paper", parse_where("arch=lenet"))
+    assert {e.arch for e in lenet} == {"lenet"} and {e.method for e in lenet} >= {"supsup", "upper_bound", "psp"}
+    assert len(lenet) < len(unique_runs("01", "paper"))
+    assert [e.method for e in unique_runs("01", "paper", parse_where("arch=lenet,method=psp"))] == ["psp"]
+    assert matches(lenet[0], {}) and not matches(lenet[0], {"arch": "fc"})
+    with pytest.raises(ValueError, match="config field 'colour'"):
+        unique_runs("01", "paper", {"colour": "red"})
+    with pytest.raises(ValueError, match="no run matches"):
+        unique_runs("01", "paper", {"arch": "vgg"})
+    with pytest.raises(ValueError, match="FIELD=VALUE"):
+        parse_where("arch")
