@@ -23,6 +23,7 @@ end to end: whole processes that train N tasks and evaluate GG and one-shot (H, 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -138,7 +139,7 @@ def end_to_end(ns: list[int], parallel: int) -> dict:
     for n in ns:
         start = time.perf_counter()
         subprocess.run([sys.executable, "-c", END_TO_END, str(n), str(parallel)], check=True,
-                       env={**__import__("os").environ, "MASKCL_PROGRESS": "0"})
+                       env={**os.environ, "MASKCL_PROGRESS": "0"})
         wall[n] = time.perf_counter() - start
     lo, hi = min(ns), max(ns)
     return {"wall_s": {str(n): round(v, 2) for n, v in wall.items()},

@@ -97,6 +97,15 @@ def batched_loss(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
 CPU_GROUP = 16
 
 
+def _in_groups(device: torch.device, n_tasks: int,
+               train_group: Callable[[slice], list[torch.Tensor]]) -> list[torch.Tensor]:
+    """train_group(tasks) for all `n_tasks` stacked tasks at once, or on a CPU for CPU_GROUP of them at a time,
+    with each layer's stacks concatenated."""
+    size = CPU_GROUP if device.type == "cpu" else max(1, n_tasks)
+    groups = [train_group(slice(i, i + size)) for i in range(0, n_tasks, size)]
+    return groups[0] if len(groups) == 1 else [torch.cat(layer) for layer in zip(*groups)]
+
+
 def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks: Sequence[int],
                 cfg: TrainConfig, seed: int, keys: Sequence | None = None) -> list[torch.Tensor]:
     """Supermasks for `tasks`, trained together (on a CPU, CPU_GROUP at a time); returns per layer a bool tensor
@@ -106,12 +115,13 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     key_b = keys[b] or tasks[b], so a mask does not depend on which other masks share its batch. Distinct keys
     on one task give distinct masks of that task (ImpressLearn's homogeneous impressions).
     """
+    tasks, keys = list(tasks), list(keys or tasks)
+    return _in_groups(weights[0].device, len(tasks),
+                      lambda part: _train_masks(stream, net, weights, tasks[part], cfg, seed, keys[part]))
+
+
+def _train_masks(stream, net, weights, tasks, cfg, seed, keys) -> list[torch.Tensor]:
     device = weights[0].device
-    keys = list(keys or tasks)
-    if device.type == "cpu" and len(tasks) > CPU_GROUP:
-        groups = [train_masks(stream, net, weights, tasks[i:i + CPU_GROUP], cfg, seed, keys[i:i + CPU_GROUP])
-                  for i in range(0, len(tasks), CPU_GROUP)]
-        return [torch.cat(layer) for layer in zip(*groups)]
     per_task = [init_scores(net, seed, k) for k in keys]
     scores = [torch.stack([s[layer] for s in per_task]).to(device).requires_grad_()
               for layer in range(len(weights))]
@@ -147,14 +157,16 @@ def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[in
                 seed: int) -> list[torch.Tensor]:
     """One dense network per task (the Upper Bound) from stacked initial weights init[l]: (B, out, in); on a CPU,
     CPU_GROUP tasks at a time (exact, as for masks)."""
-    if init[0].device.type == "cpu" and len(tasks) > CPU_GROUP:
-        groups = [train_dense(stream, [w[i:i + CPU_GROUP] for w in init], tasks[i:i + CPU_GROUP], cfg, seed)
-                  for i in range(0, len(tasks), CPU_GROUP)]
-        return [torch.cat(layer) for layer in zip(*groups)]
-    params = [w.clone().requires_grad_() for w in init]
-    order = task_batches(stream, tasks, cfg, seed)
-    fit(params, batched_loss(stream, order, tasks, lambda: params), cfg, desc=f"dense {tasks[0]}..{tasks[-1]}")
-    return [p.detach() for p in params]
+    tasks = list(tasks)
+
+    def train_group(part: slice) -> list[torch.Tensor]:
+        params = [w[part].clone().requires_grad_() for w in init]
+        group = tasks[part]
+        order = task_batches(stream, group, cfg, seed)
+        fit(params, batched_loss(stream, order, group, lambda: params), cfg, desc=f"dense {group[0]}..{group[-1]}")
+        return [p.detach() for p in params]
+
+    return _in_groups(init[0].device, len(tasks), train_group)
 
 
 @dataclass(frozen=True)

@@ -168,10 +168,12 @@ def run(exp: ImpressSplitExperiment, ckpt: Checkpoint, stream, net: ResNet, devi
     done = ckpt.load_json("alpha.json", {})
     jobs = [(kind, n, hybrid, t) for kind in KINDS for n in getattr(exp, kind)
             for hybrid in ((False, True) if kind in exp.hybrid else (False,)) for t in _tasks(exp, kind, n, hybrid)]
+    flat, flat_of = None, None  # the basis as floats, converted once per (kind, size)
     for kind, n, hybrid, t in bar(jobs, desc="alpha"):
         label = f"{kind}|{n}|{'hybrid' if hybrid else 'plain'}|{t}"
         if label not in done:
-            flat = [m[:n].flatten(1).float() for m in bases[kind]]
+            if flat_of != (kind, n):
+                flat, flat_of = [m[:n].flatten(1).float() for m in bases[kind]], (kind, n)
             alpha, stats, head, running = learn_alpha(exp, stream, net, weights, flat, t,
                                                       ("alpha", kind, n, hybrid, t), hybrid)
             w = as_weights(weights, flat, alpha, head, exp.density)

@@ -120,8 +120,6 @@ def forward(x: torch.Tensor, net: ResNet, weights: list[torch.Tensor], stats: li
     return F.conv2d(h, next(w)).flatten(1) if head else h.flatten(1)
 
 
-
-
 def batch_stats(net: ResNet, weights: list[torch.Tensor], batches) -> list[torch.Tensor]:
     """Statistics estimated afresh under fixed `weights`: every batch norm's cumulative average, over the image
     batches, of the batch mean and unbiased variance (torch's BatchNorm with momentum=None)."""
