@@ -22,7 +22,7 @@ from .methods import (batche, bounds, dense_cl, exssnet, gg_baselines, hopfield,
 from .nets.mlp import MLP, mlp
 from .nets.resnet import ResNet
 from .paths import cache_dir, download_allowed, results_dir
-from .store import Checkpoint, config_dict, config_key, key_of, read_json, write_json
+from .store import Checkpoint, config_dict, key_of, read_json, write_json
 from .train import EpochConfig, TrainConfig
 
 
@@ -231,8 +231,17 @@ def provenance(profile: str, device: torch.device, wall_s: float) -> dict:
     }
 
 
+def _key(name: str, config: dict, version: int) -> str:
+    """The store key of a result. A PermutedMNIST run with seed ≠ 0 also names the seed → permutation rule:
+    before, task i of seed s was permutation s + i (so seeds shared tasks); results made under that rule miss.
+    Seed 0's tasks never changed and keep their keys."""
+    if config.get("seed", 0) != 0 and (config.get("stream") == "permuted" or name == "impress_gn"):
+        config = {**config, "permutations": "stride-seed"}
+    return key_of(name, config, version)
+
+
 def key(exp) -> str:
-    return config_key(exp.method, exp, VERSIONS[exp.method])
+    return _key(exp.method, config_dict(exp), VERSIONS[exp.method])
 
 
 def result_path(exp, results: Path | None = None) -> Path:
@@ -250,7 +259,7 @@ def stale(results: Path) -> list[str]:
             out.append(f"{path}: unknown method {name!r}")
         elif version != VERSIONS[name]:
             out.append(f"{path}: made by {name} version {version}, the code is at version {VERSIONS[name]}")
-        elif path.stem != key_of(name, res["config"], version):
+        elif path.stem != _key(name, res["config"], version):
             out.append(f"{path}: file name is not the key of its config")
     return out
 

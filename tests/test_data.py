@@ -4,6 +4,7 @@ import torch
 
 from maskcl.data import (MEAN, MNIST_FILES, STD, DataError, batch_order, load_mnist, mnist_available,
                          synthetic_mnist, task_stream)
+from maskcl.data.streams import PERMUTATION_STRIDE
 from tests.helpers import synthetic_stream
 
 real = pytest.mark.skipif(not mnist_available(), reason="real MNIST not found under $MASKCL_DATA")
@@ -37,10 +38,20 @@ def test_real_mnist_loads_verified():
     assert torch.bincount(d["test"][1]).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
+def test_permuted_stream_seed_0_is_the_official_permutations_and_seeds_share_no_task():
+    data = synthetic_mnist(0, 20, 10)
+    official = [torch.randperm(784, generator=torch.Generator().manual_seed(i)) for i in range(3)]  # task i: seed i
+    assert all(torch.equal(p, q) for p, q in zip(task_stream("permuted", 3, data, base_seed=0).perms, official))
+    perms = [tuple(p.tolist()) for s in range(3) for p in task_stream("permuted", 3, data, base_seed=s).perms]
+    assert len(set(perms)) == 9  # under the old rule (seed + task) seed s, task i was seed s + 1, task i − 1
+    with pytest.raises(ValueError, match="at most"):
+        task_stream("permuted", PERMUTATION_STRIDE + 1, data)
+
+
 def test_permuted_stream_every_task_permuted_from_its_seed():
     s = synthetic_stream("permuted", n_tasks=4, seed=7)
     for i in range(4):
-        expected = torch.randperm(784, generator=torch.Generator().manual_seed(7 + i))
+        expected = torch.randperm(784, generator=torch.Generator().manual_seed(PERMUTATION_STRIDE * 7 + i))
         assert torch.equal(s.perms[i], expected)
         assert not torch.equal(s.perms[i], torch.arange(784))
     x, y = s.task_data(2, "test")

@@ -147,6 +147,19 @@ def test_bumping_a_method_version_misses_the_cache_and_marks_old_results_stale(t
     assert new["per_task"] == old["per_task"]  # (nothing changed in the code here)
 
 
+def test_seeds_other_than_0_on_permuted_mnist_miss_results_of_the_old_permutation_rule(tmp_path):
+    """Task i of seed s was permutation s + i; results made under that rule must not be found or pass as fresh."""
+    from maskcl import runs
+    from maskcl.store import config_dict, key_of, write_json
+
+    for exp, moved in ((TINY, False), (replace(TINY, seed=1), True), (replace(TINY, seed=1, stream="rotated"), False)):
+        old_key = key_of("supsup", config_dict(exp), runs.VERSIONS["supsup"])  # the key before the rule changed
+        assert (runs.key(exp) != old_key) == moved
+        write_json(tmp_path / "supsup" / f"{old_key}.json", {"experiment": "supsup", "config": config_dict(exp),
+                                                              "method_version": runs.VERSIONS["supsup"]})
+    assert [line.split(": ")[1] for line in runs.stale(tmp_path)] == ["file name is not the key of its config"]
+
+
 def test_from_results_names_stale_results_instead_of_plotting(tmp_path):
     store = tmp_path / "results"
     res = run(TINY, device="cpu", results=store, cache=tmp_path / "c")

@@ -68,15 +68,25 @@ class TaskStream:
             raise IndexError(f"task {task} outside 0..{self.n_tasks - 1}")
 
 
+# Task i of seed s permutes pixels with torch.randperm seeded by PERMUTATION_STRIDE·s + i: seed 0 gives the official
+# code's permutations (seed i for task i), and no two (seed, task) pairs share one while a stream has fewer tasks
+# than the stride (2,500 at most in the papers).
+PERMUTATION_STRIDE = 100_000
+
+
+def permutation_seed(seed: int, task: int) -> int:
+    return PERMUTATION_STRIDE * seed + task
+
+
 def task_stream(kind: str, n_tasks: int, data: dict[str, tuple], base_seed: int = 0,
                 device: str | torch.device = "cpu") -> TaskStream:
-    """PermutedMNIST (task i: pixel permutation drawn from seed base_seed + i; every task permuted),
+    """PermutedMNIST (task i of seed base_seed: pixel permutation drawn from `permutation_seed`; every task permuted),
     RotatedMNIST (task i: rotated 10·i degrees, nearest, fill 0; 36 tasks) or SplitMNIST (task i: classes
     2i, 2i+1; 5 tasks; labels kept 0–9)."""
-    limits = {"permuted": None, "rotated": 36, "split": 5}
+    limits = {"permuted": PERMUTATION_STRIDE, "rotated": 36, "split": 5}
     if kind not in limits:
         raise ValueError(f"unknown task stream {kind!r}; choose one of {STREAMS}")
-    if limits[kind] is not None and n_tasks > limits[kind]:
+    if n_tasks > limits[kind]:
         raise ValueError(f"{kind} MNIST has at most {limits[kind]} tasks, asked for {n_tasks}")
     x = {s: (data[s][0].float() / 255.0).to(device) for s in ("train", "test")}
     if kind != "rotated":  # normalised once: a gather commutes with the element-wise normalisation
@@ -85,7 +95,8 @@ def task_stream(kind: str, n_tasks: int, data: dict[str, tuple], base_seed: int 
     perms = None
     if kind == "permuted":
         perms = torch.stack([
-            torch.randperm(784, generator=torch.Generator().manual_seed(base_seed + i)) for i in range(n_tasks)
+            torch.randperm(784, generator=torch.Generator().manual_seed(permutation_seed(base_seed, i)))
+            for i in range(n_tasks)
         ]).to(device)
     return TaskStream(kind, n_tasks, x, y, perms)
 
