@@ -76,22 +76,30 @@ def test_recovery_finds_every_mask_exactly_and_restarts_keep_the_confident_pass(
         assert all(torch.equal(r, m) for r, m in zip(rec, masks[t]))  # ... and every task is recovered exactly
         assert hopfield.steps_to_nearest(dist, t) < len(batches) // 2
 
-    # The failure mode of the paper-size runs: a pass ends with layer 2 on another task's pattern. With restarts,
-    # the pass whose mask gives the lowest output entropy is kept.
-    real, calls = hopfield.recover, []
+    # A failed pass (here layer 2 ends all off: uniform outputs, the highest entropy). Each restart starts from the
+    # mean of the stored patterns not yet found, and the lowest-entropy mask is kept.
+    real, starts, ends = hopfield.recover, [], []
 
     def first_pass_fails(stream, weights, psi, mu, task, batches, cfg, stored=None):
-        calls.append(batches)
+        starts.append(mu)
         rec, dist = real(stream, weights, psi, mu, task, batches, cfg, stored)
-        return ([rec[0], masks[(task + 1) % 5][1]], dist) if len(calls) == 1 else (rec, dist)
+        ends.append([rec[0], torch.zeros_like(rec[1])] if len(starts) == 1 else rec)
+        return ends[-1], dist
 
     monkeypatch.setattr(hopfield, "recover", first_pass_fails)
     batches = hopfield.test_batches(stream, 2, cfg, seed=0)
-    rec, _, kept = hopfield.recover_with_restarts(stream, weights, psi, mu, 2, batches, replace(cfg, restarts=3), 0,
+    rec, _, kept = hopfield.recover_with_restarts(stream, weights, psi, mu, 2, batches, replace(cfg, restarts=3), 5,
                                                   stored)
-    assert kept > 0 and all(torch.equal(r, m) for r, m in zip(rec, masks[2]))
-    assert len(calls) == 3 and calls[0] is batches and not torch.equal(calls[1][0], batches[0])  # fresh orders
-    assert sorted(torch.cat(calls[2]).tolist()) == sorted(torch.cat(batches).tolist())  # ... of the same images
+    entropies = [hopfield.mean_entropy(stream, weights, e, 2, batches) for e in ends]
+    assert len(ends) == 3 and kept == min(range(3), key=entropies.__getitem__) and kept > 0
+    assert all(torch.equal(r, e) for r, e in zip(rec, ends[kept]))
+    assert all(torch.equal(a, b) for a, b in zip(starts[0], mu))  # pass 1 is the faithful recovery
+    for l in range(2):  # pass 2 starts from the mean of the stored patterns other than pass 1's, pass 3 of two
+        z = [2.0 * e[l] - 1 for e in ends]
+        assert torch.allclose(starts[1][l], (5 * mu[l] - z[0]) / 4)
+        assert torch.allclose(starts[2][l], (5 * mu[l] - z[0] - z[1]) / 3)
+    hopfield.recover_with_restarts(stream, weights, psi, mu, 2, batches, replace(cfg, restarts=9), 2)
+    assert len(ends) == 3 + 2  # never more passes than stored patterns (k − #found must stay positive)
 
 
 def test_steps_to_nearest_reads_the_distance_curve():

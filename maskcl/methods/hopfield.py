@@ -44,8 +44,8 @@ class HopConfig:
     gamma: float = 1.5e-3
     recovery_lr: float = 500.0
     rule: str = "storkey"  # or "hebbian"
-    # Extension (not in the paper): recover `restarts` times — the faithful pass, then passes over fresh shuffles of
-    # the same test images — and keep the mask whose outputs have the lowest mean entropy. Ψ and μ are unchanged.
+    # Extension (not in the paper): recover `restarts` times — the faithful pass, then passes that start away from
+    # the patterns found so far — and keep the mask whose outputs have the lowest mean entropy. Ψ and μ unchanged.
     restarts: int = field(default=1, metadata={"key": "if_set"})
 
     def __post_init__(self):
@@ -144,19 +144,15 @@ def train_mask(stream: TaskStream, weights, task: int, cfg: HopConfig, seed: int
     return [(s >= 0).detach() for s in scores]
 
 
-def in_batches(rows: torch.Tensor, size: int) -> list[torch.Tensor]:
-    """`rows` in batches of `size`; a last batch of one image joins the one before (batch statistics need two)."""
-    out = list(rows.split(size))
-    if len(out) > 1 and len(out[-1]) == 1:
-        out[-2:] = [torch.cat(out[-2:])]
-    return out
-
-
 def test_batches(stream: TaskStream, task: int, cfg: HopConfig, seed: int) -> list[torch.Tensor]:
-    """The task's test rows, shuffled (seeded), in batches of cfg.test_batch: T = ⌈n / 64⌉ recovery steps."""
+    """The task's test rows, shuffled (seeded), in batches of cfg.test_batch: T = ⌈n / 64⌉ recovery steps.
+    A last batch of one image joins the one before (batch statistics need two)."""
     idx = stream.indices(task, "test")[: cfg.test_limit]
     perm = torch.randperm(len(idx), generator=generator("hop-test-order", seed, task)).to(idx.device)
-    return in_batches(idx[perm], cfg.test_batch)
+    batches = list(idx[perm].split(cfg.test_batch))
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        batches[-2:] = [torch.cat(batches[-2:])]
+    return batches
 
 
 def accuracy(stream: TaskStream, weights, masks, task: int, batches) -> float:
@@ -209,19 +205,22 @@ def mean_entropy(stream: TaskStream, weights, masks, task: int, batches) -> floa
     return total / sum(len(rows) for rows in batches)
 
 
-def recover_with_restarts(stream: TaskStream, weights, psi, mu, task: int, batches, cfg: HopConfig, seed: int,
+def recover_with_restarts(stream: TaskStream, weights, psi, mu, task: int, batches, cfg: HopConfig, n_stored: int,
                           stored: list[torch.Tensor] | None = None):
-    """Extension: `recover` cfg.restarts times — first over `batches` (the faithful recovery), then over fresh
-    shuffles of the same images — and keep the recovery whose mask gives the lowest mean entropy on them. A pass
-    that ends in the wrong basin (typically one layer on another task's pattern) gives confident outputs only for
-    the right task's mask. Returns (masks, distance curve of the kept pass, index of the kept pass)."""
-    best = None
-    for r in range(cfg.restarts):
-        rows = torch.cat(batches)
-        order = batches if r == 0 else in_batches(
-            rows[torch.randperm(len(rows), generator=generator("hop-restart-order", seed, task, r)).to(rows.device)],
-            cfg.test_batch)
-        masks, dist = recover(stream, weights, psi, mu, task, order, cfg, stored)
+    """Extension: `recover` cfg.restarts times and keep the recovered mask whose outputs have the lowest mean
+    entropy on the task's images. Pass 1 is the faithful recovery from μ; each later pass starts from the mean of
+    the stored patterns *other than* those the earlier passes ended on, per layer:
+        μ_r = (k·μ − Σ_found z) / (k − #found),   k = n_stored, the number of tasks stored,
+    so it cannot simply fall back into a basin already visited. A wrong recovery (typically one layer on another
+    task's pattern) gives confident outputs only for the right task's mask. Ψ and μ are not changed.
+    Returns (masks, distance curve of the kept pass, index of the kept pass)."""
+    k = n_stored
+    best, found = None, []
+    for r in range(min(cfg.restarts, k)):
+        start = mu if not found else [(k * m - sum(2.0 * f[l] - 1 for f in found)) / (k - len(found))
+                                      for l, m in enumerate(mu)]
+        masks, dist = recover(stream, weights, psi, start, task, batches, cfg, stored)
+        found.append(masks)
         h = mean_entropy(stream, weights, masks, task, batches) if cfg.restarts > 1 else 0.0
         if best is None or h < best[0]:
             best = (h, masks, dist, r)
@@ -256,7 +255,7 @@ def run(exp: HopExperiment, ckpt: Checkpoint, device) -> dict:
     rows, curves = [], []
     for t in bar(range(exp.n_tasks), desc="recover"):
         batches = test_batches(stream, t, cfg, exp.seed)
-        rec, dist, kept = recover_with_restarts(stream, weights, psi, mu, t, batches, cfg, exp.seed, stored)
+        rec, dist, kept = recover_with_restarts(stream, weights, psi, mu, t, batches, cfg, exp.n_tasks, stored)
         final = dist[-1]
         rows.append({
             "task": t, "seed": exp.seed, "steps": len(batches),
