@@ -76,8 +76,9 @@ def test_recovery_finds_every_mask_exactly_and_restarts_keep_the_confident_pass(
         assert all(torch.equal(r, m) for r, m in zip(rec, masks[t]))  # ... and every task is recovered exactly
         assert hopfield.steps_to_nearest(dist, t) < len(batches) // 2
 
-    # A failed pass (here layer 2 ends all off: uniform outputs, the highest entropy). Each restart starts from the
-    # mean of the stored patterns not yet found, and the lowest-entropy mask is kept.
+    # A failed pass (here layer 2 ends all off: uniform outputs, the highest entropy). Pass 2 starts the last layer
+    # from the mean of the stored patterns other than pass 1's, pass 3 the first layer from pass 1's pattern; the
+    # lowest-entropy mask is kept.
     real, starts, ends = hopfield.recover, [], []
 
     def first_pass_fails(stream, weights, psi, mu, task, batches, cfg, stored=None):
@@ -93,13 +94,12 @@ def test_recovery_finds_every_mask_exactly_and_restarts_keep_the_confident_pass(
     entropies = [hopfield.mean_entropy(stream, weights, e, 2, batches) for e in ends]
     assert len(ends) == 3 and kept == min(range(3), key=entropies.__getitem__) and kept > 0
     assert all(torch.equal(r, e) for r, e in zip(rec, ends[kept]))
+    z = [2.0 * e - 1 for e in ends[0]]  # what pass 1 ended on, per layer
     assert all(torch.equal(a, b) for a, b in zip(starts[0], mu))  # pass 1 is the faithful recovery
-    for l in range(2):  # pass 2 starts from the mean of the stored patterns other than pass 1's, pass 3 of two
-        z = [2.0 * e[l] - 1 for e in ends]
-        assert torch.allclose(starts[1][l], (5 * mu[l] - z[0]) / 4)
-        assert torch.allclose(starts[2][l], (5 * mu[l] - z[0] - z[1]) / 3)
-    hopfield.recover_with_restarts(stream, weights, psi, mu, 2, batches, replace(cfg, restarts=9), 2)
-    assert len(ends) == 3 + 2  # never more passes than stored patterns (k − #found must stay positive)
+    assert torch.equal(starts[1][0], mu[0]) and torch.allclose(starts[1][1], (5 * mu[1] - z[1]) / 4)
+    assert torch.equal(starts[2][0], z[0]) and torch.equal(starts[2][1], mu[1])
+    hopfield.recover_with_restarts(stream, weights, psi, mu, 2, batches, replace(cfg, restarts=2), 5)
+    assert len(ends) == 3 + 2
 
 
 def test_steps_to_nearest_reads_the_distance_curve():
@@ -124,6 +124,7 @@ def test_run_records_rows_and_curves(tmp_path):
     assert again["rows"] == out["rows"]
 
 
-def test_restarts_below_one_are_refused():
-    with pytest.raises(ValueError, match="restarts"):
-        hopfield.HopConfig(restarts=0)
+def test_restarts_outside_1_to_3_are_refused():
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="restarts"):
+            hopfield.HopConfig(restarts=bad)

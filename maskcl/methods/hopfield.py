@@ -44,13 +44,13 @@ class HopConfig:
     gamma: float = 1.5e-3
     recovery_lr: float = 500.0
     rule: str = "storkey"  # or "hebbian"
-    # Extension (not in the paper): recover `restarts` times — the faithful pass, then passes that start away from
-    # the patterns found so far — and keep the mask whose outputs have the lowest mean entropy. Ψ and μ unchanged.
+    # Extension (not in the paper): recover up to `restarts` (≤ 3) times — the faithful pass, then from the
+    # `restart_points` of what it found — and keep the lowest-entropy mask (`recover_with_restarts`).
     restarts: int = field(default=1, metadata={"key": "if_set"})
 
     def __post_init__(self):
-        if self.restarts < 1:
-            raise ValueError(f"restarts must be at least 1 (1: the paper's single recovery), got {self.restarts}")
+        if not 1 <= self.restarts <= 3:
+            raise ValueError(f"restarts must be 1 (the paper's single recovery), 2 or 3, got {self.restarts}")
 
 
 @dataclass(frozen=True)
@@ -205,22 +205,27 @@ def mean_entropy(stream: TaskStream, weights, masks, task: int, batches) -> floa
     return total / sum(len(rows) for rows in batches)
 
 
+def restart_points(mu: list[torch.Tensor], first: list[torch.Tensor], n_stored: int) -> list[list[torch.Tensor]]:
+    """Where the extension's passes 2 and 3 start, given pass 1's recovered masks `first` (z = 2m − 1):
+    pass 2 — the last layer from the mean of the stored patterns other than z, (k·μ − z)/(k − 1), the others
+    from μ (pass 1's last layer fell into another task's basin); pass 3 — every layer but the last from pass 1's
+    z, the last from μ (pass 1's first layers were right, the last is recovered again given them)."""
+    k, z = n_stored, [2.0 * f - 1 for f in first]
+    return [[*mu[:-1], (k * mu[-1] - z[-1]) / (k - 1)], [*z[:-1], mu[-1]]]
+
+
 def recover_with_restarts(stream: TaskStream, weights, psi, mu, task: int, batches, cfg: HopConfig, n_stored: int,
                           stored: list[torch.Tensor] | None = None):
-    """Extension: `recover` cfg.restarts times and keep the recovered mask whose outputs have the lowest mean
-    entropy on the task's images. Pass 1 is the faithful recovery from μ; each later pass starts from the mean of
-    the stored patterns *other than* those the earlier passes ended on, per layer:
-        μ_r = (k·μ − Σ_found z) / (k − #found),   k = n_stored, the number of tasks stored,
-    so it cannot simply fall back into a basin already visited. A wrong recovery (typically one layer on another
-    task's pattern) gives confident outputs only for the right task's mask. Ψ and μ are not changed.
-    Returns (masks, distance curve of the kept pass, index of the kept pass)."""
-    k = n_stored
-    best, found = None, []
-    for r in range(min(cfg.restarts, k)):
-        start = mu if not found else [(k * m - sum(2.0 * f[l] - 1 for f in found)) / (k - len(found))
-                                      for l, m in enumerate(mu)]
-        masks, dist = recover(stream, weights, psi, start, task, batches, cfg, stored)
-        found.append(masks)
+    """Extension: recover up to cfg.restarts (≤ 3) times — from μ (the faithful recovery), then from the
+    `restart_points` of pass 1 — and keep the mask whose outputs have the lowest mean entropy on the task's test
+    images. A failed recovery usually ends with the last layer on another task's pattern, which only rarely gives
+    confident outputs. Ψ and μ are not changed. Returns (masks, distance curve of the kept pass, its index)."""
+    best = None
+    starts = [mu]
+    for r in range(min(cfg.restarts, 3) if n_stored > 1 else 1):
+        masks, dist = recover(stream, weights, psi, starts[r], task, batches, cfg, stored)
+        if r == 0:
+            starts += restart_points(mu, masks, n_stored)
         h = mean_entropy(stream, weights, masks, task, batches) if cfg.restarts > 1 else 0.0
         if best is None or h < best[0]:
             best = (h, masks, dist, r)
