@@ -1,3 +1,4 @@
+import pytest
 import torch
 
 from maskcl import runs
@@ -50,3 +51,29 @@ def test_nns_resumes_exactly(tmp_path):
     for j in range(read_json(tmp_path / "b" / "nns.json")["k"]):
         ta, tb = a.load_tensors(f"mask_{j:05d}.safetensors"), b.load_tensors(f"mask_{j:05d}.safetensors")
         assert all(torch.equal(ta[n], tb[n]) for n in tb)
+
+
+def test_evaluate_scores_each_test_batch_with_the_mask_inferred_from_its_first_image(monkeypatch):
+    """NNs has no task labels: a batch counts with whatever allocated mask one-shot picks from its first image."""
+    from maskcl.infer import batch_correct
+
+    stream = synthetic_stream("permuted", 2, n_train=64, n_test=300)
+    w = signed_constant(NET, 0)
+    masks = [torch.rand(3, o, i, generator=torch.Generator().manual_seed(l)) > 0.5 for l, (o, i) in enumerate(NET.shapes)]
+    exp = experiment(2, (2,))
+    picks = []
+
+    def one_shot(weights, sub, first_images, objective):
+        assert objective == "H" and first_images.shape[1] == 1  # one image per batch
+        assert all(m.shape[0] == 2 for m in sub)  # only the k = 2 allocated masks compete
+        picks.append(torch.arange(len(first_images)) % 2)  # batches alternate between masks 0 and 1
+        return picks[-1]
+
+    monkeypatch.setattr(nns, "one_shot", one_shot)
+    mean, accs = nns.evaluate(stream, w, masks, k=2, tasks=2, exp=exp)
+    for t in range(2):
+        x, y = stream.task_data(t, "test", exp.test_limit)
+        by_mask = [batch_correct(w, [m[j] for m in masks], x, y, exp.test_batch) for j in range(2)]
+        expected = sum(float(by_mask[int(j)][b]) for b, j in enumerate(picks[t])) / len(y) * 100
+        assert accs[t] == pytest.approx(expected)
+    assert mean == pytest.approx(sum(accs) / 2) and len(picks) == 2 and len(picks[0]) == 3  # 300 images: 3 batches
