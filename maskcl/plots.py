@@ -44,8 +44,9 @@ def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: f
             continue
         same = ref[ref["tasks"] == r["tasks"]]
         ref_row = (same if not same.empty else ref.sort_values("tasks")).iloc[0]
-        rows.append({**{c: r[c] for c in on}, **{c: r[c] for c in keep}, "source": ref_row["source"], "paper_tasks": int(ref_row["tasks"]),
-                     "paper": ref_row["accuracy"], "tasks": int(r["tasks"]), "ours": round(r["accuracy"], 2)})
+        rows.append({**{c: r[c] for c in (*on, *keep)}, "source": ref_row["source"],
+                     "paper_tasks": int(ref_row["tasks"]), "paper": ref_row["accuracy"], "tasks": int(r["tasks"]),
+                     "ours": round(r["accuracy"], 2)})
     table = pd.DataFrame(rows)
     if table.empty:
         return table

@@ -126,12 +126,12 @@ def hopsupsup(profile: str) -> list[HopExperiment]:
     0-19, so these fresh seeds are its held-out test."""
     check_profile(profile)
     if profile == "smoke":
-        runs = [HopExperiment(seed=s, dataset="auto", hop=HopConfig(hidden=64, max_steps=10, test_limit=256))
-                for s in range(2)]
+        faithful = [HopExperiment(seed=s, dataset="auto", hop=HopConfig(hidden=64, max_steps=10, test_limit=256))
+                    for s in range(2)]
     else:
         seeds = range(HOPSUPSUP["seeds"] + HOPSUPSUP_HELD_OUT if profile == "paper" else 10)
-        runs = [HopExperiment(seed=s) for s in seeds]
-    return runs + [replace(e, hop=replace(e.hop, restarts=3)) for e in runs]
+        faithful = [HopExperiment(seed=s) for s in seeds]
+    return faithful + [replace(e, hop=replace(e.hop, restarts=3)) for e in faithful]
 
 
 def impresslearn(profile: str) -> list[ImpressExperiment]:

@@ -222,7 +222,7 @@ def recover_with_restarts(stream: TaskStream, weights, psi, mu, task: int, batch
     confident outputs. Ψ and μ are not changed. Returns (masks, distance curve of the kept pass, its index)."""
     best = None
     starts = [mu]
-    for r in range(min(cfg.restarts, 3) if n_stored > 1 else 1):
+    for r in range(cfg.restarts if n_stored > 1 else 1):
         masks, dist = recover(stream, weights, psi, starts[r], task, batches, cfg, stored)
         if r == 0:
             starts += restart_points(mu, masks, n_stored)
