@@ -5,10 +5,10 @@ machine is shared and its speed drifts; compare numbers within one JSON).
 training, per task (1000 steps; `--parallel` tasks stacked, as `cached_masks` trains a chunk):
   step       the whole training step (`train.train_masks`)
   matmul     its matrix products alone on tensors of the same shapes (the floor no step can beat)
-  mask       `masks.masked_weight` forward + backward (threshold, cast, product; gradient to the scores)
+  mask       `masks.masked_weight_` and `masks.score_grad_` (threshold into W's dtype, product; gradient ⊙ W)
   optimiser  the RMSprop update
   data       gathering the batch: rows, the task's permutation, normalisation
-  rest       step − the four above: loss, ReLUs, autograd bookkeeping
+  rest       step − the four above: loss and its gradient, ReLUs and theirs, Python
 evaluation, per task:
   GG         its 10,000 test images under its own mask (`infer.batch_correct`)
   one-shot   its 79 test batches decided among k masks (H; first image, full batch), at k = 250
@@ -37,7 +37,7 @@ import torch
 
 from maskcl.data import load_dataset, task_stream
 from maskcl.infer import batch_correct, decision_groups, one_shot
-from maskcl.masks import init_scores, masked_weight, pack_bits
+from maskcl.masks import init_scores, masked_weight_, pack_bits, score_grad_
 from maskcl.nets.init import signed_constant
 from maskcl.nets.mlp import mlp
 from maskcl.paper import TASKS_250
@@ -77,20 +77,30 @@ def training_parts(stream, net, weights, parallel: int) -> dict:
     step = step_seconds(stream, net, weights, parallel)
     stacked = min(parallel, getattr(train_module, "CPU_GROUP", parallel))
     tasks = list(range(stacked))
-    scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]).requires_grad_() for l in range(3)]
+    scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]) for l in range(3)]
     grads = [torch.randn_like(s) for s in scores]
+    work = [torch.empty_like(s) for s in scores]
     order = task_batches(stream, tasks, TrainConfig(steps=STEPS), 0)
     task_ids = torch.tensor(tasks)[:, None]
 
-    def mask():
-        torch.autograd.backward([masked_weight(w, s) for w, s in zip(weights, scores)], grads)
+    def copies():  # a fresh gradient for score_grad_ to overwrite (timed apart and taken off)
+        for g, src in zip(work, grads):
+            g.copy_(src)
 
+    def mask():
+        copies()
+        for b, w, s in zip(buffers, weights, scores):
+            masked_weight_(b, w, s)
+        for g, w, s in zip(work, weights, scores):
+            score_grad_(g, w, s)
+
+    buffers = [torch.empty_like(s) for s in scores]
     for s, g in zip(scores, grads):
-        s.grad = g.clone()
+        s.grad = g
     opt = torch.optim.RMSprop(scores, lr=1e-4, alpha=0.99, eps=1e-8)
     counter = iter(range(10 ** 9))
     parts = {"matmul": matmul_floor(net, stacked, 128, weights[0].device),
-             "mask": best_of(mask),
+             "mask": best_of(mask) - best_of(copies),
              "optimiser": best_of(opt.step),
              "data": best_of(lambda: stream.inputs("train", order[:, next(counter) % STEPS], task_ids))}
     out = {"step": step, "tasks_per_step": stacked}

@@ -110,6 +110,24 @@ class _MaskedWeight(torch.autograd.Function):
         return grad_w, None, grad_soft
 
 
+def masked_weight_(out: torch.Tensor, w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
+                   density: float | None = None) -> torch.Tensor:
+    """W ⊙ M(scores) written into `out` (W's dtype, the scores' shape), without autograd: masked_weight's forward
+    in two passes and no allocation (score_grad_ is its backward)."""
+    if kind == "threshold":
+        torch.ge(scores, 0, out=out)
+    else:
+        out.copy_(_hard_and_soft(scores, kind, density, w.dim(), out.dtype)[0])
+    return out.mul_(w)
+
+
+def score_grad_(grad: torch.Tensor, w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold") -> torch.Tensor:
+    """∂L/∂scores from grad = ∂L/∂(W ⊙ M) (overwritten): grad ⊙ W, straight through the threshold, and for top-k,
+    whose gradient reaches |score|, times sgn(score); in the scores' dtype. masked_weight's backward, bit for bit."""
+    grad = grad.mul_(w).to(scores.dtype)
+    return grad.mul_(scores.sgn()) if kind == "topk" else grad
+
+
 def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
                   density: float | None = None) -> torch.Tensor:
     """W ⊙ M(scores), M the mask `kind` names, for scores of W's shape or stacked over tasks along leading dims

@@ -1,7 +1,10 @@
+import pytest
 import torch
+import torch.nn.functional as F
 
-from maskcl.nets.mlp import forward
-from maskcl.train import TrainConfig, train_masks
+from maskcl.masks import binary_mask, init_scores, masked_weight, masked_weight_, score_grad_
+from maskcl.nets.mlp import backward, forward
+from maskcl.train import TrainConfig, batched_grads, cross_entropy_grad, batched_loss, fit, task_batches, train_dense, train_masks
 from tests.helpers import synthetic_stream, tiny_net
 
 
@@ -36,3 +39,58 @@ def test_topk_training_keeps_the_density():
     masks = train_masks(stream, net, w, [0], TrainConfig(steps=10, batch=32, mask="topk", density=0.1), seed=0)
     for m in masks:
         assert abs(float(m.float().mean()) - 0.1) < 0.01
+
+
+def _autograd_reference(stream, w, tasks, cfg, seed, params, weights_of):
+    """The same training by autograd (batched_loss + masked_weight): the reference for the by-hand gradients."""
+    params = [p.clone().requires_grad_() for p in params]
+    order = task_batches(stream, tasks, cfg, seed)
+    fit(params, batched_loss(stream, order, tasks, lambda: weights_of(params)), cfg)
+    return [p.detach() for p in params]
+
+
+@pytest.mark.parametrize("kind,dtype", [("threshold", torch.float32), ("topk", torch.float32),
+                                        ("threshold", torch.bfloat16)])
+def test_by_hand_gradients_train_the_scores_autograd_does_bit_for_bit(kind, dtype):
+    stream = synthetic_stream("permuted", n_tasks=3)
+    net, w = tiny_net(out_size=10)
+    w = [x.to(dtype) for x in w]
+    cfg = TrainConfig(steps=30, batch=32, lr=1e-2, mask=kind, density=0.3 if kind == "topk" else None)
+    tasks = [0, 1, 2]
+    start = [torch.stack([init_scores(net, 4, t)[l] for t in tasks]) for l in range(len(w))]
+    ref = _autograd_reference(stream, w, tasks, cfg, 4, start,
+                              lambda s: [masked_weight(a, b, kind, cfg.density) for a, b in zip(w, s)])
+    scores = [s.clone() for s in start]
+    buffers = [torch.empty(s.shape, dtype=dtype) for s in scores]
+    grads = batched_grads(stream, task_batches(stream, tasks, cfg, 4), tasks,
+                          lambda: [masked_weight_(b, a, s, kind, cfg.density) for b, a, s in zip(buffers, w, scores)])
+    fit(scores, lambda step: [score_grad_(g, a, s, kind) for g, a, s in zip(grads(step), w, scores)], cfg,
+        by_hand=True)
+    assert all(torch.equal(a, b) for a, b in zip(scores, ref))
+    assert not all(torch.equal(a, b) for a, b in zip(scores, start))  # it trained
+    masks = train_masks(stream, net, w, tasks, cfg, seed=4)  # the library's path is this one
+    assert all(torch.equal(m, binary_mask(s, kind, cfg.density, layer_dims=2)) for m, s in zip(masks, scores))
+
+
+def test_by_hand_gradients_train_dense_weights_autograd_does_bit_for_bit():
+    stream = synthetic_stream("permuted", n_tasks=2)
+    net, w = tiny_net(out_size=10)
+    cfg = TrainConfig(steps=20, batch=32, lr=1e-3)
+    init = [torch.stack([x, -x]) for x in w]
+    ref = _autograd_reference(stream, w, [0, 1], cfg, 2, init, lambda p: p)
+    assert all(torch.equal(a, b) for a, b in zip(train_dense(stream, init, [0, 1], cfg, seed=2), ref))
+
+
+@pytest.mark.parametrize("sizes,tasks", [((784, 300, 100, 100), 16), ((784, 300, 100, 10), 16),
+                                         ((784, 300, 100, 10), 1), ((784, 1024, 1024, 500), 2)])
+def test_by_hand_gradients_equal_autograd_at_the_papers_shapes(sizes, tasks):
+    g = torch.Generator().manual_seed(0)
+    w = [torch.randn(tasks, o, i, generator=g) / i ** 0.5 for i, o in zip(sizes[:-1], sizes[1:])]
+    x = torch.randn(tasks, 128, sizes[0], generator=g)
+    y = torch.randint(0, sizes[-1], (tasks, 128), generator=g)
+    leaves = [a.clone().requires_grad_() for a in w]
+    logits = forward(x, leaves).flatten(0, 1)
+    F.cross_entropy(logits, y.flatten(), reduction="none").view(tasks, -1).mean(1).sum().backward()
+    inputs = []
+    by_hand = backward(inputs, w, cross_entropy_grad(forward(x, w, inputs=inputs), y))
+    assert all(torch.equal(a, b.grad) for a, b in zip(by_hand, leaves))
