@@ -4,6 +4,7 @@ machine is shared and its speed drifts; compare numbers within one JSON).
 
 training, per task (1000 steps; `--parallel` tasks stacked, as `cached_masks` trains a chunk):
   step       the whole training step (`train.train_masks`)
+  step_by_autograd  the same step with autograd taking the gradients (the library before `train.batched_grads`)
   matmul     its matrix products alone on tensors of the same shapes (the floor no step can beat)
   mask       `masks.masked_weight_` and `masks.score_grad_` (threshold into W's dtype, product; gradient ⊙ W)
   optimiser  the RMSprop update
@@ -37,7 +38,7 @@ import torch
 
 from maskcl.data import load_dataset, task_stream
 from maskcl.infer import batch_correct, decision_groups, one_shot
-from maskcl.masks import init_scores, masked_weight_, pack_bits, score_grad_
+from maskcl.masks import init_scores, masked_weight, masked_weight_, pack_bits, score_grad_
 from maskcl.nets.init import signed_constant
 from maskcl.nets.mlp import mlp
 from maskcl.paper import TASKS_250
@@ -71,10 +72,29 @@ def step_seconds(stream, net, weights, parallel: int, measure: int = 60) -> floa
         / measure / parallel
 
 
+def autograd_step_seconds(stream, net, weights, parallel: int, measure: int = 60) -> float:
+    """The same, with the gradients taken by autograd through `masks.masked_weight` (the training step before
+    `train.batched_grads`; same masks, bit for bit)."""
+    cfg = TrainConfig(steps=measure)
+
+    def chunk():
+        def group(part):
+            tasks = list(range(parallel))[part]
+            scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]).requires_grad_() for l in range(3)]
+            loss = train_module.batched_loss(stream, task_batches(stream, tasks, cfg, 0), tasks,
+                                             lambda: [masked_weight(w, s) for w, s in zip(weights, scores)])
+            train_module.fit(scores, loss, cfg)
+            return [s.detach() for s in scores]
+        train_module.in_groups(weights[0].device, parallel, group)
+
+    return STEPS * best_of(chunk, rounds=3, repeat=1) / measure / parallel
+
+
 def training_parts(stream, net, weights, parallel: int) -> dict:
     """Seconds per task for 1000 steps: the whole step for a chunk of `parallel` tasks, and its parts for as many
     tasks as one step stacks (on a CPU, `train.CPU_GROUP` where the library has it)."""
     step = step_seconds(stream, net, weights, parallel)
+    step_autograd = autograd_step_seconds(stream, net, weights, parallel)
     stacked = min(parallel, getattr(train_module, "CPU_GROUP", parallel))
     tasks = list(range(stacked))
     scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]) for l in range(3)]
@@ -103,10 +123,11 @@ def training_parts(stream, net, weights, parallel: int) -> dict:
              "mask": best_of(mask) - best_of(copies),
              "optimiser": best_of(opt.step),
              "data": best_of(lambda: stream.inputs("train", order[:, next(counter) % STEPS], task_ids))}
-    out = {"step": step, "tasks_per_step": stacked}
+    out = {"step": step, "step_by_autograd": step_autograd, "tasks_per_step": stacked}
     out.update({k: STEPS * v / stacked for k, v in parts.items() if k != "matmul"})
     out["matmul"] = STEPS * parts["matmul"]  # matmul_floor is already per task
     out["rest"] = out["step"] - sum(out[k] for k in ("matmul", "mask", "optimiser", "data"))
+    out["by_hand_faster"] = step_autograd / step
     return out
 
 
@@ -189,6 +210,7 @@ def main():
     result = {"label": args.label, "setting": "LeNet 300-100, s=100, PermutedMNIST, 1000 RMSprop steps of 128",
               "parallel": args.parallel, "training_s_per_task": rnd(train),
               "training_over_matmul_floor": round(train["step"] / train["matmul"], 2),
+              "training_by_autograd_over_matmul_floor": round(train["step_by_autograd"] / train["matmul"], 2),
               "evaluation_s_per_task": rnd(evaluation), "checkpoint_io_s_per_task": round(io, 4),
               "end_to_end": e2e}
     save(result, f"task_cost_{args.label}", device, start)

@@ -124,11 +124,11 @@ def batched_grads(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
 CPU_GROUP = 16
 
 
-def _in_groups(device: torch.device, n_tasks: int,
+def in_groups(device: torch.device, n_tasks: int,
                train_group: Callable[[slice], list[torch.Tensor]]) -> list[torch.Tensor]:
     """train_group(tasks) for all `n_tasks` stacked tasks at once, or on a CPU for CPU_GROUP of them at a time,
     with each layer's stacks concatenated."""
-    size = CPU_GROUP if device.type == "cpu" else max(1, n_tasks)
+    size = CPU_GROUP if torch.device(device).type == "cpu" else max(1, n_tasks)
     groups = [train_group(slice(i, i + size)) for i in range(0, n_tasks, size)]
     return groups[0] if len(groups) == 1 else [torch.cat(layer) for layer in zip(*groups)]
 
@@ -143,7 +143,7 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     on one task give distinct masks of that task (ImpressLearn's homogeneous impressions).
     """
     tasks, keys = list(tasks), list(keys or tasks)
-    return _in_groups(weights[0].device, len(tasks),
+    return in_groups(weights[0].device, len(tasks),
                       lambda part: _train_masks(stream, net, weights, tasks[part], cfg, seed, keys[part]))
 
 
@@ -196,7 +196,7 @@ def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[in
             by_hand=True)
         return params
 
-    return _in_groups(init[0].device, len(tasks), train_group)
+    return in_groups(init[0].device, len(tasks), train_group)
 
 
 @dataclass(frozen=True)

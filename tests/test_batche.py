@@ -5,7 +5,7 @@ from maskcl.nets.mlp import MLP
 from maskcl.infer import decision_groups
 from maskcl.runs import Experiment
 from maskcl.store import Checkpoint
-from maskcl.train import TrainConfig
+from maskcl.train import TrainConfig, batched_loss, fit, task_batches
 
 from .helpers import synthetic_stream
 
@@ -53,3 +53,23 @@ def test_gg_learns_and_abatche_infers_the_task(tmp_path):
     assert sum(hits) / 4 > 0.9  # 16 images per decision: the task is clear
     again = batche.run(exp, Checkpoint(tmp_path), stream, NET, "cpu")  # resumed from checkpoints
     assert again == out
+
+
+def test_fast_weights_by_hand_train_what_autograd_trains_bit_for_bit():
+    stream = synthetic_stream(n_tasks=3)
+    exp, cfg = _exp(), batche.BatchEConfig()
+    for tasks, train_w, lr in (([0], True, cfg.first_lr), ([1, 2], False, cfg.lr)):
+        w0 = batche.kaiming_normal(NET, 0)
+        fast = [batche.init_fast(NET, 0, t) for t in tasks]
+        r0 = [torch.stack([f[0][l] for f in fast]) for l in range(3)]
+        s0 = [torch.stack([f[1][l] for f in fast]) for l in range(3)]
+        leaves = [x.clone().requires_grad_() for x in (w0 if train_w else []) + r0 + s0]
+        ws = leaves[:3] if train_w else w0
+        rs, ss = leaves[-6:-3], leaves[-3:]
+        loss = batched_loss(stream, task_batches(stream, tasks, exp.train, exp.seed), tasks,
+                            lambda: [w * m for w, m in zip(ws, batche.rank_one(rs, ss))])
+        fit(leaves, loss, TrainConfig(steps=exp.train.steps, batch=exp.train.batch, lr=lr), optimizer="adam",
+            weight_decay=cfg.weight_decay)
+        got = batche.train_fast(stream, exp, tasks, [w.clone() for w in w0], r0, s0, lr, cfg, train_w)
+        mine = (got[0] if train_w else []) + got[1] + got[2]
+        assert all(torch.equal(a, b.detach()) for a, b in zip(mine, leaves)), (tasks, train_w)

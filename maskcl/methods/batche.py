@@ -28,7 +28,7 @@ from ..progress import bar
 from ..seeding import generator
 from ..store import Checkpoint
 from ..scoring import decided, evaluate, result_rows
-from ..train import TrainConfig, batched_loss, fit, task_batches
+from ..train import TrainConfig, batched_grads, fit, in_groups, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 2  # 2: Adam weight decay 1e-4, as the official code
@@ -57,6 +57,32 @@ def rank_one(r: list[torch.Tensor], s: list[torch.Tensor]) -> list[torch.Tensor]
     return [sl[:, :, None] * rl[:, None, :] for rl, sl in zip(r, s)]
 
 
+def train_fast(stream: TaskStream, exp, tasks: list[int], ws: list[torch.Tensor], r: list[torch.Tensor],
+               s: list[torch.Tensor], lr: float, cfg: BatchEConfig, train_w: bool = False):
+    """Adam on the stacked fast weights r, s of `tasks` (and on W with `train_w`), trained in place and returned
+    as (W, r, s). Gradients by hand, as autograd takes them through W ⊙ s rᵀ: with G = ∂L/∂(W ⊙ s rᵀ) from
+    `batched_grads`, ∂L/∂(s rᵀ) = G ⊙ W, ∂L/∂r = Σ_out (G ⊙ W ⊙ s), ∂L/∂s = Σ_in (G ⊙ W ⊙ r),
+    ∂L/∂W = Σ_tasks G ⊙ s rᵀ."""
+    order = task_batches(stream, tasks, exp.train, exp.seed)
+    grads = batched_grads(stream, order, tasks, lambda: [w * m for w, m in zip(ws, rank_one(r, s))])
+
+    def step_grads(step: int) -> list[torch.Tensor]:
+        gw, gr, gs = [], [], []
+        for g, w, m, rl, sl in zip(grads(step), ws, rank_one(r, s), r, s):
+            g = g.mT.contiguous().mT  # autograd's layout (out, in transposed), so the sums reduce in its order
+            gm = g * w
+            gr.append((gm * sl[:, :, None]).sum(1))
+            gs.append((gm * rl[:, None, :]).sum(2))
+            if train_w:
+                gw.append((g * m).sum(0))
+        return [*gw, *gr, *gs]
+
+    fit([*ws, *r, *s] if train_w else [*r, *s], step_grads,
+        TrainConfig(steps=exp.train.steps, batch=exp.train.batch, lr=lr), desc=f"batche {tasks[0]}",
+        optimizer="adam", weight_decay=cfg.weight_decay, by_hand=True)
+    return ws, r, s
+
+
 def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint, device):
     """W and every task's fast weights (r, s stacked over tasks), trained as BatchE does; checkpointed per chunk
     of `exp.parallel` tasks (later tasks are independent given W, so they train together)."""
@@ -72,20 +98,18 @@ def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint
     for t0 in bar(starts, desc="batche"):
         tasks = [0] if t0 == 0 else list(range(t0, min(t0 + exp.parallel, exp.n_tasks)))
         fast = [init_fast(net, exp.seed, t) for t in tasks]
-        rt = [torch.stack([f[0][l] for f in fast]).to(device).requires_grad_() for l in range(len(net.shapes))]
-        st = [torch.stack([f[1][l] for f in fast]).to(device).requires_grad_() for l in range(len(net.shapes))]
+        r0 = [torch.stack([f[0][l] for f in fast]).to(device) for l in range(len(net.shapes))]
+        s0 = [torch.stack([f[1][l] for f in fast]).to(device) for l in range(len(net.shapes))]
         if t0 == 0:  # the first task also trains W
-            ws = [w.clone().requires_grad_() for w in weights]
-            params, lr = [*ws, *rt, *st], cfg.first_lr
-        else:
-            ws, params, lr = weights, [*rt, *st], cfg.lr
-        order = task_batches(stream, tasks, exp.train, exp.seed)
-        loss = batched_loss(stream, order, tasks, lambda: [w * m for w, m in zip(ws, rank_one(rt, st))])
-        fit(params, loss, TrainConfig(steps=exp.train.steps, batch=exp.train.batch, lr=lr), desc=f"batche {tasks[0]}",
-            optimizer="adam", weight_decay=cfg.weight_decay)
-        weights = [w.detach() for w in ws]
-        r = [torch.cat([a, b.detach()]) for a, b in zip(r, rt)] if r else [b.detach() for b in rt]
-        s = [torch.cat([a, b.detach()]) for a, b in zip(s, st)] if s else [b.detach() for b in st]
+            ws, rt, st = train_fast(stream, exp, tasks, [w.clone() for w in weights], r0, s0, cfg.first_lr, cfg, True)
+        else:  # later tasks are independent given W: on a CPU, CPU_GROUP at a time
+            ws = weights
+            trained = in_groups(device, len(tasks), lambda part: sum(train_fast(
+                stream, exp, tasks[part], ws, [x[part] for x in r0], [x[part] for x in s0], cfg.lr, cfg)[1:], []))
+            rt, st = trained[:len(r0)], trained[len(r0):]
+        weights = ws
+        r = [torch.cat([a, b]) for a, b in zip(r, rt)] if r else rt
+        s = [torch.cat([a, b]) for a, b in zip(s, st)] if s else st
         done["tasks"] = tasks[-1] + 1
         ckpt.save_tensors("batche.safetensors", {**{f"w{l}": w for l, w in enumerate(weights)},
                                                   **{f"r{l}": x for l, x in enumerate(r)},
