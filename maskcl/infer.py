@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .nets.mlp import forward
+from .nets.mlp import backward, forward
 
 OBJECTIVES = ("H", "G")
 
@@ -36,40 +36,57 @@ def objective_fn(name: str):
     raise ValueError(f"unknown objective {name!r}; choose one of {OBJECTIVES}")
 
 
+def superpose(weights: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
+    """One-shot's network, W_l ⊙ Σ_i α_i M_{i,l} at α_i = 1/k (eq. 2), (1, out, in) per layer: the same for every
+    group and every task decided among these k masks, so a caller deciding many may compute it once."""
+    k = masks[0].shape[0]
+    return _superposed(weights, masks, torch.full((1, k), 1.0 / k, device=weights[0].device, dtype=weights[0].dtype))
+
+
+def _superposed(weights, masks, alpha_row: torch.Tensor) -> list[torch.Tensor]:
+    return [w * (alpha_row @ m.flatten(1).to(alpha_row.dtype)).view(1, *w.shape) for w, m in zip(weights, masks)]
+
+
 def alpha_grads(weights: list[torch.Tensor], masks: list[torch.Tensor], alpha: torch.Tensor, x: torch.Tensor,
-                objective: str = "H", n_real: int = 10, chunk: int = 2 ** 26) -> torch.Tensor:
+                objective: str = "H", n_real: int = 10, chunk: int = 2 ** 26,
+                superposed: list[torch.Tensor] | None = None) -> torch.Tensor:
     """∂J_g/∂α_{g,i} for groups g: x is (G, n, in), alpha (G, k), masks[l] bool (k, out, in); returns (G, k).
 
-    J_g is the objective averaged over the n images of group g under W ⊙ Σ_i α_{g,i} M_i.
+    J_g is the objective averaged over the n images of group g under W ⊙ Σ_i α_{g,i} M_i. Each group's
+    ∂J_g/∂W_eff is taken by hand (`mlp.backward`, autograd only from J to the logits). When every group has
+    the same α, all share one network (for one-shot pass `superpose(weights, masks)` as `superposed` if the
+    caller has it).
     `chunk` bounds the elements of a (groups × weights) working tensor.
     """
     fn = objective_fn(objective)
     masks = [m.flatten(1).to(alpha.dtype) for m in masks]  # (k, out·in) floats, converted once per call
     n_weights = sum(w.numel() for w in weights)
     step = max(1, chunk // n_weights)
-    shared = bool((alpha == alpha[:1]).all())  # one-shot: one superposed mask serves every group
-    if shared:
-        superposed = [w * (alpha[:1] @ m).view(1, *w.shape) for w, m in zip(weights, masks)]
+    if superposed is None and bool((alpha == alpha[:1]).all()):  # every group the same α
+        superposed = _superposed(weights, masks, alpha[:1])
     out = []
     for g0 in range(0, x.shape[0], step):
         a = alpha[g0:g0 + step]
-        if shared:  # a leaf per group, so that each group gets its own ∂J/∂W_eff
-            w_eff = [s.expand(len(a), *s.shape[1:]).clone().requires_grad_() for s in superposed]
+        if superposed is not None:  # one network for every group: expanded, not copied
+            w_eff = [s.expand(len(a), *s.shape[1:]) for s in superposed]
         else:
-            w_eff = [(w * (a @ m).view(-1, *w.shape)).requires_grad_()
-                     for w, m in zip(weights, masks)]
-        j = fn(forward(x[g0:g0 + step], w_eff), n_real).mean(-1).sum()
-        grads = torch.autograd.grad(j, w_eff)
+            w_eff = [w * (a @ m).view(-1, *w.shape) for w, m in zip(weights, masks)]
+        inputs = []
+        logits = forward(x[g0:g0 + step], w_eff, inputs=inputs).requires_grad_()
+        (grad,) = torch.autograd.grad(fn(logits, n_real).mean(-1).sum(), logits)
+        grads = backward(inputs, w_eff, grad)
         out.append(sum(torch.einsum("gp,kp->gk", (gr * w).flatten(1), m)
                        for gr, w, m in zip(grads, weights, masks)))
     return torch.cat(out)
 
 
-def one_shot(weights, masks, x: torch.Tensor, objective: str = "H", n_real: int = 10) -> torch.Tensor:
-    """Eq. 4: from α = 1/k, the inferred task of each group is argmax_i −∂J/∂α_i. x: (G, n, in) → (G,)."""
+def one_shot(weights, masks, x: torch.Tensor, objective: str = "H", n_real: int = 10,
+             superposed: list[torch.Tensor] | None = None) -> torch.Tensor:
+    """Eq. 4: from α = 1/k, the inferred task of each group is argmax_i −∂J/∂α_i. x: (G, n, in) → (G,).
+    `superposed`: `superpose(weights, masks)`, when the caller has it."""
     k = masks[0].shape[0]
     alpha = torch.full((x.shape[0], k), 1.0 / k, device=x.device, dtype=weights[0].dtype)
-    return alpha_grads(weights, masks, alpha, x, objective, n_real).argmin(-1)
+    return alpha_grads(weights, masks, alpha, x, objective, n_real, superposed=superposed).argmin(-1)
 
 
 def binary(weights, masks, x: torch.Tensor, objective: str = "H", n_real: int = 10,
@@ -96,9 +113,9 @@ def binary(weights, masks, x: torch.Tensor, objective: str = "H", n_real: int = 
 
 
 def infer(weights, masks, x: torch.Tensor, method: str = "one_shot", objective: str = "H",
-          n_real: int = 10, keep: float = 0.5) -> torch.Tensor:
+          n_real: int = 10, keep: float = 0.5, superposed: list[torch.Tensor] | None = None) -> torch.Tensor:
     if method == "one_shot":
-        return one_shot(weights, masks, x, objective, n_real)
+        return one_shot(weights, masks, x, objective, n_real, superposed)
     if method == "binary":
         return binary(weights, masks, x, objective, n_real, keep)
     raise ValueError(f"unknown inference method {method!r}; choose 'one_shot' or 'binary'")

@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 
 from .data import TaskStream
-from .infer import batch_correct, decision_groups, infer
+from .infer import batch_correct, decision_groups, infer, superpose
 from .nets import apply
 from .nets.mlp import forward
 from .nets.resnet import EVAL_BATCH
@@ -69,16 +69,18 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
     per_task.update(ckpt.load_json("eval.json", {}))
     for k in bar(exp.checkpoints, desc="evaluate"):
         sub = [m[:k].to(weights[0].dtype) for m in masks]  # converted once per checkpoint, not once per call
+        shared = superpose(weights, sub) if exp.inference == "one_shot" else None  # and one-shot's network too
         # binary inference may also run with the top-γ element in place of the median (Fig. 11-left)
         variants = [("", 0.5)] + [(f"|{g:g}", g) for g in exp.gammas if exp.inference == "binary"]
         for objective, decide, (tag, keep) in itertools.product(exp.objectives, exp.decide, variants):
             label = f"{objective}|{decide}|{k}{tag}"
             if label in per_task:
                 continue
-            acc, hit = decided(stream, k, exp.test_limit,
-                               lambda x: torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep)
-                                                    for g in decision_groups(x, exp.test_batch, decide)]),
-                               lambda t, x, y: correct[t])
+            def choose(x, objective=objective, decide=decide, keep=keep):
+                return torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep, shared)
+                                  for g in decision_groups(x, exp.test_batch, decide)])
+
+            acc, hit = decided(stream, k, exp.test_limit, choose, lambda t, x, y: correct[t])
             per_task[label] = acc
             per_task[f"task-inference {label}"] = hit
             ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
