@@ -138,7 +138,7 @@ def one_shot_by_autograd(weights, masks, x, objective="H"):
     bit): the superposed network built per call and copied per group, autograd to the copies."""
     masks = [m.flatten(1).to(weights[0].dtype) for m in masks]
     k = masks[0].shape[0]
-    row = torch.full((1, k), 1.0 / k)
+    row = torch.full((1, k), 1.0 / k, dtype=weights[0].dtype)
     w_eff = [(w * (row @ m).view(1, *w.shape)).expand(len(x), *w.shape).clone().requires_grad_()
              for w, m in zip(weights, masks)]
     grads = torch.autograd.grad(entropy(forward(x, w_eff)).mean(-1).sum(), w_eff)
@@ -156,7 +156,7 @@ def evaluation_parts(stream, net, weights, k_max: int = 250) -> dict:
     out = {"GG": best_of(lambda: batch_correct(weights, own, x, y, 128), repeat=5)}
     per_k = {}
     for k in TASKS_250:
-        sub = [m[:k].float() for m in masks]
+        sub = [m[:k].to(weights[0].dtype) for m in masks]
         shared = superpose(weights, sub)
         per_k[k] = {rule: best_of(lambda: torch.cat([one_shot(weights, sub, grp, "H", superposed=shared)
                                                      for grp in decision_groups(x, 128, rule)]), rounds=2, repeat=1)
@@ -165,7 +165,7 @@ def evaluation_parts(stream, net, weights, k_max: int = 250) -> dict:
     for rule in ("first", "full"):
         out[f"one-shot H {rule}, k=250"] = per_k[k_max][rule]
         out[f"one-shot H {rule}, k=250, by autograd"] = best_of(
-            lambda: torch.cat([one_shot_by_autograd(weights, [m.float() for m in masks], grp)
+            lambda: torch.cat([one_shot_by_autograd(weights, [m.to(weights[0].dtype) for m in masks], grp)
                                for grp in decision_groups(x, 128, rule)]), rounds=2, repeat=1)
     # every task t < k is decided at checkpoint k, for 2 objectives (G costs what H costs) and 2 rules; one
     # superposition per checkpoint
