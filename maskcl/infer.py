@@ -36,15 +36,15 @@ def objective_fn(name: str):
     raise ValueError(f"unknown objective {name!r}; choose one of {OBJECTIVES}")
 
 
-def superpose(weights: list[torch.Tensor], masks: list[torch.Tensor]) -> list[torch.Tensor]:
-    """One-shot's network, W_l ⊙ Σ_i α_i M_{i,l} at α_i = 1/k (eq. 2), (1, out, in) per layer: the same for every
-    group and every task decided among these k masks, so a caller deciding many may compute it once."""
-    k = masks[0].shape[0]
-    return _superposed(weights, masks, torch.full((1, k), 1.0 / k, device=weights[0].device, dtype=weights[0].dtype))
-
-
-def _superposed(weights, masks, alpha_row: torch.Tensor) -> list[torch.Tensor]:
-    return [w * (alpha_row @ m.flatten(1).to(alpha_row.dtype)).view(1, *w.shape) for w, m in zip(weights, masks)]
+def superpose(weights: list[torch.Tensor], masks: list[torch.Tensor],
+              alpha: torch.Tensor | None = None) -> list[torch.Tensor]:
+    """W_l ⊙ Σ_i α_i M_{i,l} (eq. 2) for one α (1, k), by default one-shot's α_i = 1/k; (1, out, in) per layer. At
+    1/k it is the same for every group and every task decided among these k masks, so a caller deciding many may
+    compute it once."""
+    if alpha is None:
+        k = masks[0].shape[0]
+        alpha = torch.full((1, k), 1.0 / k, device=weights[0].device, dtype=weights[0].dtype)
+    return [w * (alpha @ m.flatten(1).to(alpha.dtype)).view(1, *w.shape) for w, m in zip(weights, masks)]
 
 
 def alpha_grads(weights: list[torch.Tensor], masks: list[torch.Tensor], alpha: torch.Tensor, x: torch.Tensor,
@@ -63,7 +63,7 @@ def alpha_grads(weights: list[torch.Tensor], masks: list[torch.Tensor], alpha: t
     n_weights = sum(w.numel() for w in weights)
     step = max(1, chunk // n_weights)
     if superposed is None and bool((alpha == alpha[:1]).all()):  # every group the same α
-        superposed = _superposed(weights, masks, alpha[:1])
+        superposed = superpose(weights, masks, alpha[:1])
     out = []
     for g0 in range(0, x.shape[0], step):
         a = alpha[g0:g0 + step]

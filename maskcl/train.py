@@ -107,7 +107,7 @@ def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 def batched_grads(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
                   weights_of_step: Callable[[], list[torch.Tensor]]) -> Callable[[int], list[torch.Tensor]]:
     """step -> ∂L/∂W_l of batched_loss's L at W = weights_of_step(), by hand (`mlp.backward`; no autograd), each
-    contiguous (B, out, in): the gradients autograd gives, bit for bit, for less time and memory."""
+    (B, out, in): the gradients autograd gives, bit for bit, for less time and memory."""
     task_ids = torch.tensor(list(tasks), device=stream.device)[:, None]
 
     def step_grads(step: int) -> list[torch.Tensor]:
@@ -125,7 +125,7 @@ CPU_GROUP = 16
 
 
 def in_groups(device: torch.device, n_tasks: int,
-               train_group: Callable[[slice], list[torch.Tensor]]) -> list[torch.Tensor]:
+              train_group: Callable[[slice], list[torch.Tensor]]) -> list[torch.Tensor]:
     """train_group(tasks) for all `n_tasks` stacked tasks at once, or on a CPU for CPU_GROUP of them at a time,
     with each layer's stacks concatenated."""
     size = CPU_GROUP if torch.device(device).type == "cpu" else max(1, n_tasks)
@@ -144,7 +144,7 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
     """
     tasks, keys = list(tasks), list(keys or tasks)
     return in_groups(weights[0].device, len(tasks),
-                      lambda part: _train_masks(stream, net, weights, tasks[part], cfg, seed, keys[part]))
+                     lambda part: _train_masks(stream, net, weights, tasks[part], cfg, seed, keys[part]))
 
 
 def _train_masks(stream, net, weights, tasks, cfg, seed, keys) -> list[torch.Tensor]:

@@ -44,8 +44,9 @@ class TaskStream:
 
     def inputs(self, split: str, idx: torch.Tensor, tasks: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised task inputs and labels for base rows `idx` (any shape) seen as tasks `tasks` (same shape)."""
-        x, y = self.x[split].index_select(0, idx.flatten()).view(*idx.shape, -1), self.y[split][idx]  # (2× faster
-        tasks = tasks.to(self.device)  # than indexing by a 2-d idx on a CPU)
+        # index_select on the flat rows: on a CPU 2× faster than indexing with a 2-d idx, the same values
+        x, y = self.x[split].index_select(0, idx.flatten()).view(*idx.shape, -1), self.y[split][idx]
+        tasks = tasks.to(self.device)
         if self.kind == "permuted":  # one permutation per task, broadcast over its rows (not copied per row)
             return torch.gather(x, -1, self.perms[tasks].expand(*idx.shape, x.shape[-1])), y
         if self.kind == "rotated":

@@ -64,11 +64,17 @@ def train_fast(stream: TaskStream, exp, tasks: list[int], ws: list[torch.Tensor]
     `batched_grads`, ∂L/∂(s rᵀ) = G ⊙ W, ∂L/∂r = Σ_out (G ⊙ W ⊙ s), ∂L/∂s = Σ_in (G ⊙ W ⊙ r),
     ∂L/∂W = Σ_tasks G ⊙ s rᵀ."""
     order = task_batches(stream, tasks, exp.train, exp.seed)
-    grads = batched_grads(stream, order, tasks, lambda: [w * m for w, m in zip(ws, rank_one(r, s))])
+    fast: list[torch.Tensor] = []  # this step's s rᵀ, formed once for the forward and reused for W's gradient
+
+    def weights_of_step() -> list[torch.Tensor]:
+        fast[:] = rank_one(r, s)
+        return [w * m for w, m in zip(ws, fast)]
+
+    grads = batched_grads(stream, order, tasks, weights_of_step)
 
     def step_grads(step: int) -> list[torch.Tensor]:
         gw, gr, gs = [], [], []
-        for g, w, m, rl, sl in zip(grads(step), ws, rank_one(r, s), r, s):
+        for g, w, m, rl, sl in zip(grads(step), ws, fast, r, s):
             g = g.mT.contiguous().mT  # autograd's layout (out, in transposed), so the sums reduce in its order
             gm = g * w
             gr.append((gm * sl[:, :, None]).sum(1))
@@ -104,8 +110,13 @@ def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint
             ws, rt, st = train_fast(stream, exp, tasks, [w.clone() for w in weights], r0, s0, cfg.first_lr, cfg, True)
         else:  # later tasks are independent given W: on a CPU, CPU_GROUP at a time
             ws = weights
-            trained = in_groups(device, len(tasks), lambda part: sum(train_fast(
-                stream, exp, tasks[part], ws, [x[part] for x in r0], [x[part] for x in s0], cfg.lr, cfg)[1:], []))
+
+            def group(part: slice) -> list[torch.Tensor]:
+                _, r_part, s_part = train_fast(stream, exp, tasks[part], ws, [x[part] for x in r0],
+                                               [x[part] for x in s0], cfg.lr, cfg)
+                return r_part + s_part
+
+            trained = in_groups(device, len(tasks), group)
             rt, st = trained[:len(r0)], trained[len(r0):]
         weights = ws
         r = [torch.cat([a, b]) for a, b in zip(r, rt)] if r else rt
