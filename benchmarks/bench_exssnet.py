@@ -21,7 +21,7 @@ from maskcl.data import class_split, load_mnist
 from maskcl.data.mnist import MEAN, STD
 from maskcl.masks import binary_mask, init_scores, masked_weight
 from maskcl.methods.exssnet import exclusive_weight, free_mask
-from maskcl.nets import apply, init_stats
+
 from maskcl.nets.init import signed_constant
 from maskcl.nets.mlp import MLP
 from maskcl.nets.resnet import ResNet
@@ -45,7 +45,7 @@ def masks_with_overlap(net, device):
 
 def steps(net, plain: nn.Module, x, y, device) -> dict:
     w = signed_constant(net, 0, device)
-    stats = init_stats(net, device)
+    stats = net.init_state(device)
     mask, free = masks_with_overlap(net, device)
     params = [a.clone().requires_grad_() for a in w]
     scores = [s.to(device).requires_grad_() for s in init_scores(net, 0, 1)]
@@ -58,10 +58,10 @@ def steps(net, plain: nn.Module, x, y, device) -> dict:
 
     return {
         "dense weights (plain PyTorch)": lambda: step(opt_p, F.cross_entropy(plain(x), y)),
-        "dense weights (maskcl forward)": lambda: step(opt_w, F.cross_entropy(apply(net, x, params, stats, True), y)),
-        "exclusive weights (ExSSNeT)": lambda: step(opt_w, F.cross_entropy(apply(net, x, [
+        "dense weights (maskcl forward)": lambda: step(opt_w, F.cross_entropy(net.forward(x, params, stats, True), y)),
+        "exclusive weights (ExSSNeT)": lambda: step(opt_w, F.cross_entropy(net.forward(x, [
             exclusive_weight(a, m, f) for a, m, f in zip(params, mask, free)], stats, True), y)),
-        "mask scores (edge-popup)": lambda: step(opt_s, F.cross_entropy(apply(net, x, [
+        "mask scores (edge-popup)": lambda: step(opt_s, F.cross_entropy(net.forward(x, [
             masked_weight(a, s, "topk", 0.1) for a, s in zip(w, scores)], stats, True), y)),
     }
 
@@ -91,7 +91,7 @@ def real_epoch(device) -> dict:
     for name, weights_of in (("dense", lambda p: p),
                              ("exclusive (ExSSNeT)", lambda p: [exclusive_weight(a, m, f) for a, m, f in zip(p, mask, free)])):
         params = [a.requires_grad_() for a in signed_constant(net, 0, device)]
-        loss = lambda x, y: F.cross_entropy(apply(net, x, weights_of(params)), y)  # noqa: E731
+        loss = lambda x, y: F.cross_entropy(net.forward(x, weights_of(params)), y)  # noqa: E731
         fit_epochs(stream, 0, params, loss, cfg, 0, "warm-up", limit=256)
         start = time.perf_counter()
         fit_epochs(stream, 0, params, loss, cfg, 0, "epoch")

@@ -210,6 +210,30 @@ def supsup_gg(profile: str) -> list[GGExperiment]:
     return runs
 
 
+def supsup_gnu_cifar(profile: str) -> list[GGExperiment]:
+    """SupSup in scenario GNu on SplitCIFAR (a configuration the official code does not have): masks trained as in
+    `supsup_gg` (ER k = 32, per-task batch-norm statistics), then the task inferred at test time among the first
+    k masks, each with its own statistics — one-shot H and G from the first image and from the full batch of 128,
+    and binary H (full batch) with the top-γ variants. The head has s = 5 × per_task outputs, the 4 × per_task
+    beyond the real classes being G's superfluous ones (SupSup §3.6).
+    paper: SplitCIFAR100, 20 tasks × 5 classes, 250 epochs, seed 0. quick: the stand-in SplitCIFAR10, all 5 tasks
+    × 2 classes, the first 2000 training images of each task, 6 epochs, 1000 test images per task.
+    smoke: synthetic images, 3 tasks, width 4, 1 epoch."""
+    check_profile(profile)
+    if profile == "paper":
+        common = dict(data="cifar100", n_tasks=20, per_task=5, train=EpochConfig(epochs=250),
+                      checkpoints=(2, 5, 10, 15, 20))
+    elif profile == "quick":
+        common = dict(data="cifar10", n_tasks=5, per_task=2, train=EpochConfig(epochs=6), train_limit=2000,
+                      test_limit=1000, checkpoints=(2, 3, 4, 5))
+    else:
+        common = dict(data="synthetic", n_tasks=3, per_task=2, width=4, train=EpochConfig(epochs=1, batch=32),
+                      test_limit=40, checkpoints=(2, 3))
+    base = GGExperiment(sparsity=32, out_size=5 * common["per_task"], **common)
+    return [replace(base, objectives=("H", "G")),
+            replace(base, objectives=("H",), inference="binary", decide=("full",), gammas=(0.2, 0.4))]
+
+
 def _gg_seed(base: GGExperiment, ks, fig11) -> list[GGExperiment]:
     """One seed's runs of `supsup_gg`; Fig. 11-right's runs only for seed 0."""
     runs = [replace(base, sparsity=k, transfer=t, curves=True) for k in ks for t in (False, True)]

@@ -39,7 +39,8 @@ def _on_images(method):
     """Adapt a method(exp, ckpt, stream, net, device) over a SplitCIFAR class split to method(exp, ckpt, device)."""
     def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
         stream = class_split(exp.data, image_data(exp.data, exp.seed), exp.n_tasks, exp.per_task, exp.seed, device)
-        return method(exp, ckpt, stream, ResNet(exp.per_task, exp.width, channels_last=exp.channels_last), device)
+        return method(exp, ckpt, stream, ResNet(getattr(exp, "out_size", None) or exp.per_task, exp.width,
+                                                channels_last=exp.channels_last), device)
     return go
 
 
@@ -146,12 +147,28 @@ class GGExperiment:
     curves: bool = False  # SupSup: test accuracy after every epoch (Fig. 11-right)
     channels_last: bool = field(default=False, metadata={"key": "if_set"})  # faster on CPU, not bit-identical
     seed: int = 0
+    # SupSup in scenario GNu (no task identity at test): the head's s outputs (None: per_task, no superfluous
+    # ones), the objectives of task inference (none: GG only), when and how it decides (as Experiment's)
+    out_size: int | None = field(default=None, metadata={"key": "if_set"})
+    objectives: tuple[str, ...] = field(default=(), metadata={"key": "if_set"})
+    inference: str = field(default="one_shot", metadata={"key": "if_set"})
+    decide: tuple[str, ...] = field(default=("first", "full"), metadata={"key": "if_set"})
+    gammas: tuple[float, ...] = field(default=(), metadata={"key": "if_set"})
+    checkpoints: tuple[int, ...] = field(default=(), metadata={"key": "if_set"})  # task counts (GNu)
+    test_batch: int = field(default=128, metadata={"key": "if_set"})
 
     def __post_init__(self):
         if self.method not in _IMAGE_METHODS:
             raise ValueError(f"unknown GG method {self.method!r}; choose one of {sorted(_IMAGE_METHODS)}")
         if self.data not in ("cifar100", "cifar10", "synthetic"):
             raise ValueError(f"unknown data {self.data!r}; choose 'cifar100', 'cifar10' or 'synthetic'")
+        if self.objectives and self.method != "supsup_gg":
+            raise ValueError("task inference (objectives) is SupSup's; the GG baselines are given the task")
+        if self.objectives and (not self.checkpoints or max(self.checkpoints) > self.n_tasks
+                                or min(self.checkpoints) < 1):
+            raise ValueError(f"GNu checkpoints {self.checkpoints} must lie in 1..n_tasks={self.n_tasks}")
+        if "G" in self.objectives and (self.out_size or self.per_task) <= self.per_task:
+            raise ValueError("objective G needs superfluous outputs: out_size > per_task")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ import torch
 
 from .data import TaskStream
 from .infer import batch_correct, decision_groups, infer, superpose
-from .nets import apply
 from .nets.mlp import forward
 from .nets.resnet import EVAL_BATCH
 from .progress import bar
@@ -29,7 +28,7 @@ def task_accuracy(stream, net, weights: list[torch.Tensor], stats, task: int, sp
     """`accuracy` of either net (MLP or ResNet, with `stats` in evaluation mode) on `task`'s first `limit` rows of
     `split`, EVAL_BATCH rows per forward pass."""
     x, y = stream.task_data(task, split, limit)
-    return accuracy(lambda xb: apply(net, xb, weights, stats, train=False), x, y, EVAL_BATCH)
+    return accuracy(lambda xb: net.forward(xb, weights, stats, train=False), x, y, EVAL_BATCH)
 
 
 def mlp_accuracy(weights: list[torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> float:
@@ -56,14 +55,19 @@ def decided(stream: TaskStream, k: int, limit, choose, correct) -> tuple[list[fl
     return acc, hit
 
 
-def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
+def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint, net=None, states=None,
+             n_real: int = 10) -> dict:
     """Per-task accuracies (%) for GG and for every (checkpoint, objective, decision rule[, γ]) in GNu,
-    plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint."""
-    n_real = 10
+    plus the fraction of test batches whose task was inferred correctly. Resumes per checkpoint.
+
+    Any `Net` (default: the MLP of these weights); `states[t]` is task t's per-task state (a ResNet's batch-norm
+    statistics), superposed with the masks during inference (`maskcl.infer`). `n_real`: the real classes of a
+    task (the outputs beyond them are G's superfluous ones)."""
     correct, sizes = [], []
     for t in range(exp.n_tasks):
         x, y = stream.task_data(t, "test", exp.test_limit)
-        correct.append(batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch))
+        correct.append(batch_correct(weights, [m[t] for m in masks], x, y, exp.test_batch, net,
+                                     states[t] if states else None, None if net is None else EVAL_BATCH))
         sizes.append(len(y))
     per_task = {"GG": [100.0 * float(c.sum()) / n for c, n in zip(correct, sizes)]}
     per_task.update(ckpt.load_json("eval.json", {}))
@@ -77,7 +81,8 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint) -> dict:
             if label in per_task:
                 continue
             def choose(x, objective=objective, decide=decide, keep=keep):
-                return torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep, shared)
+                return torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep, shared, net,
+                                        states[:k] if states else None)
                                   for g in decision_groups(x, exp.test_batch, decide)])
 
             acc, hit = decided(stream, k, exp.test_limit, choose, lambda t, x, y: correct[t])

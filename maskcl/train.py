@@ -15,7 +15,6 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .nets import apply
 from .nets.mlp import MLP, backward, forward
 from .data import TaskStream, batch_order
 from .masks import binary_mask, init_scores, masked_weight, masked_weight_, pack_bits, score_grad_, unpack_bits
@@ -255,6 +254,6 @@ def popup_epochs(stream, net, weights: list[torch.Tensor], task: int, scores: li
     MLP has none) are updated in place from the training batches."""
     def loss(x, y):
         w = [masked_weight(a, s, "topk", d) for a, s, d in zip(weights, scores, densities)]
-        return F.cross_entropy(apply(net, x, w, stats, train=True), y)
+        return F.cross_entropy(net.forward(x, w, stats, train=True), y)
 
     fit_epochs(stream, task, scores, loss, cfg, seed, key, limit, desc, after_epoch)

@@ -106,7 +106,6 @@ def subnet_logits(exp, cache, task, after):
     `after`, read back from the run's checkpoint."""
     import math
 
-    from maskcl.nets import apply
     from maskcl.nets.resnet import ResNet
 
     ckpt = Checkpoint(cache / "ckpt" / runs.key(exp))
@@ -124,7 +123,7 @@ def subnet_logits(exp, cache, task, after):
     mask = [unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)]
     w = ckpt.load_layers(f"weights_{after:03d}.safetensors", n)
     x, _ = stream.task_data(task, "test", exp.test_limit)
-    return apply(net, x, [a * m for a, m in zip(w, mask)], saved["stats"], train=False)
+    return net.forward(x, [a * m for a, m in zip(w, mask)], saved["stats"], train=False)
 
 
 def test_exssnet_runs_keep_earlier_tasks_bit_identical_and_ssnet_runs_do_not(tmp_path):

@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+from maskcl.kernels import mlp_infer
+
 from maskcl.nets.mlp import forward
 from maskcl.infer import (alpha_grads, batch_correct, binary, decision_groups, entropy, objective_fn, one_shot,
                           superfluous_logsumexp, superpose)
@@ -59,21 +61,9 @@ def test_alpha_gradient_matches_autograd_through_alpha(objective):
         assert torch.allclose(grads[g], direct, rtol=1e-4, atol=1e-6)
 
 
-def _alpha_grads_by_autograd(weights, masks, alpha, x, objective):
-    """The α-gradients with autograd taking ∂J/∂W_eff (one leaf per group): the reference for the by-hand path."""
-    masks = [m.flatten(1).to(alpha.dtype) for m in masks]
-    if bool((alpha == alpha[:1]).all()):
-        w_eff = [(w * (alpha[:1] @ m).view(1, *w.shape)).expand(len(alpha), *w.shape).clone().requires_grad_()
-                 for w, m in zip(weights, masks)]
-    else:
-        w_eff = [(w * (alpha @ m).view(-1, *w.shape)).requires_grad_() for w, m in zip(weights, masks)]
-    grads = torch.autograd.grad(objective_fn(objective)(forward(x, w_eff), 10).mean(-1).sum(), w_eff)
-    return sum(torch.einsum("gp,kp->gk", (g * w).flatten(1), m) for g, w, m in zip(grads, weights, masks))
-
-
 @pytest.mark.parametrize("objective", ["H", "G"])
 @pytest.mark.parametrize("sizes,n", [((784, 300, 100, 100), 1), ((784, 300, 100, 100), 128), ((784, 64, 32, 20), 5)])
-def test_alpha_gradients_by_hand_are_autograds_bit_for_bit(objective, sizes, n):
+def test_mlp_kernel_alpha_gradients_are_the_readable_paths_bit_for_bit(objective, sizes, n):
     g = torch.Generator().manual_seed(1)
     w = [torch.randn(o, i, generator=g) / i ** 0.5 for i, o in zip(sizes[:-1], sizes[1:])]
     masks = [torch.rand(12, *x.shape, generator=g) > 0.5 for x in w]
@@ -81,9 +71,11 @@ def test_alpha_gradients_by_hand_are_autograds_bit_for_bit(objective, sizes, n):
     uniform = torch.full((6, 12), 1 / 12)
     ragged = torch.rand(6, 12, generator=g)
     for alpha in (uniform, ragged / ragged.sum(1, keepdim=True)):  # one-shot (shared network), binary's later rounds
-        assert torch.equal(alpha_grads(w, masks, alpha, x, objective),
-                           _alpha_grads_by_autograd(w, masks, alpha, x, objective))
+        assert torch.equal(mlp_infer.alpha_grads(w, masks, alpha, x, objective),
+                           alpha_grads(w, masks, alpha, x, objective))
     assert torch.equal(one_shot(w, masks, x, objective), one_shot(w, masks, x, objective, superposed=superpose(w, masks)))
+    assert torch.equal(one_shot(w, masks, x, objective), one_shot(w, masks, x, objective, fast=False))
+    assert torch.equal(binary(w, masks, x, objective), binary(w, masks, x, objective, fast=False))
 
 
 def test_G_passes_gradient_only_through_superfluous_outputs():

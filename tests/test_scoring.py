@@ -57,7 +57,7 @@ def test_binary_inference_falls_back_to_the_best_task_on_ties(monkeypatch):
     from maskcl import infer
 
     grads = iter([torch.tensor([[0.0, 0.0, 0.0, -1.0]])])  # a second round would raise StopIteration
-    monkeypatch.setattr(infer, "alpha_grads", lambda *a, **k: next(grads))
+    monkeypatch.setattr(infer, "alpha_grads", lambda *a, **k: next(grads))  # the readable path (fast=False)
     masks = [torch.zeros(4, 2, 2, dtype=torch.bool)]
     # the median keeps tasks 0-3 (all ≤ 0.0), so the first round is stuck at 4 survivors: the fallback picks task 3
-    assert binary([torch.zeros(2, 2)], masks, torch.zeros(1, 1, 2)).tolist() == [3]
+    assert binary([torch.zeros(2, 2)], masks, torch.zeros(1, 1, 2), fast=False).tolist() == [3]

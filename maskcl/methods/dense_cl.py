@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics import accuracy_matrix, average_accuracy, forgetting
-from ..nets import apply, init_stats
 from ..nets.init import kaiming_normal
 from ..progress import bar
 from ..scoring import task_accuracy
@@ -29,14 +28,14 @@ def train(exp, stream, net, weights, stats, tasks, key) -> list[torch.Tensor]:
     """`weights` trained (a copy; `stats` updated in place) on `tasks` jointly for exp.weights epochs, in the
     batch order drawn from (seed, "dense", key)."""
     params = [w.clone().requires_grad_() for w in weights]
-    fit_epochs(stream, tasks, params, lambda x, y: F.cross_entropy(apply(net, x, params, stats, train=True), y),
+    fit_epochs(stream, tasks, params, lambda x, y: F.cross_entropy(net.forward(x, params, stats, train=True), y),
                exp.weights, exp.seed, ("dense", key), exp.train_limit, desc=f"{exp.variant} {key}")
     return [p.detach() for p in params]
 
 
 def fresh(exp, net, key, device) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
     """Kaiming-normal weights drawn from (seed, key) and fresh batch-norm statistics."""
-    return kaiming_normal(net, (exp.seed, key), device), init_stats(net, device)
+    return kaiming_normal(net, (exp.seed, key), device), net.init_state(device)
 
 
 def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:

@@ -18,7 +18,6 @@ import torch
 import torch.nn.functional as F
 
 from ..masks import binary_mask, init_scores, pack_bits, unpack_bits
-from ..nets import apply, init_stats
 from ..nets.init import signed_constant
 from ..progress import bar
 from ..metrics import accuracy_matrix, average_accuracy, forgetting
@@ -119,7 +118,7 @@ def kkt(exp, stream, net, weights, masks, stats, task: int) -> tuple[int | None,
     rows = rows[torch.randperm(len(rows), generator=generator("kkt", exp.seed, task)).to(rows.device)]
     x, y = stream.inputs("train", rows[: 64 * exp.kkt_batches])
     with torch.no_grad():
-        features = [apply(net, x, _masked(weights, m), s, train=False, head=False).flatten(1)
+        features = [net.forward(x, _masked(weights, m), s, train=False, head=False).flatten(1)
                     for m, s in zip(masks, stats)]
     return kkt_source(features, y, int(0.66 * len(y)), exp.kkt_k, exp.per_task)
 
@@ -152,7 +151,7 @@ def train_weights(exp, stream, net, weights, mask, free, stats, task: int, curve
 
     def loss(x, y):
         w = [exclusive_weight(a, m, f) for a, (m, f) in zip(params, as_float)]
-        return F.cross_entropy(apply(net, x, w, stats, train=True), y)
+        return F.cross_entropy(net.forward(x, w, stats, train=True), y)
 
     fit_epochs(stream, task, params, loss, exp.weights, exp.seed, ("exssnet-weights", task), exp.train_limit,
                f"task {task} weights", _val_curve(exp, stream, net, lambda: params, lambda: mask, stats, task, curve))
@@ -167,7 +166,7 @@ def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
     validation accuracy after every epoch of both phases is kept (ExSSNeT Fig. 4). Each task's mask, statistics and
     final scores, and W after it, are checkpointed as it finishes, so a killed run resumes at the next task."""
     weights = signed_constant(net, exp.seed, device)
-    n_layers, n_stats = len(net.shapes), len(init_stats(net))
+    n_layers, n_stats = len(net.shapes), len(net.init_state())
     state = ckpt.load_json("exssnet.json", {"accuracy": [], "curves": [], "overlap": [], "kkt": []})
     done = len(state["accuracy"])
     masks, stats, final_scores = [], [], []
@@ -180,7 +179,7 @@ def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
         weights = ckpt.load_layers(f"weights_{done - 1:03d}.safetensors", n_layers, device)
     for t in bar(range(done, exp.n_tasks), desc=exp.variant):
         source, knn = kkt(exp, stream, net, weights, masks, stats, t) if exp.kkt and t else (None, [])
-        st, curve = init_stats(net, device), []
+        st, curve = net.init_state(device), []
         mask, scores = learn_mask(exp, stream, net, weights, final_scores[source] if source is not None
                                   else init_scores(net, exp.seed, t), st, t, curve)
         free = free_mask(mask, masks)

@@ -24,7 +24,6 @@ import torch
 import torch.nn.functional as F
 
 from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
-from ..nets import apply, init_stats
 from ..nets.init import kaiming_normal
 from ..nets.resnet import ResNet, batch_stats
 from ..progress import bar
@@ -111,10 +110,10 @@ def learn_alpha(exp, stream, net, weights, flat, task: int, key: object, hybrid:
     device, n, n_layers = weights[0].device, flat[0].shape[0], len(weights)
     alpha = torch.full((n, n_layers - 1 if hybrid else n_layers), 1.0 / n, device=device, requires_grad=True)
     head = init_scores(net, exp.seed, key)[-1].to(device).requires_grad_() if hybrid else None
-    running = init_stats(net, device)
+    running = net.init_state(device)
 
     def loss(x, y):
-        logits = apply(net, x, as_weights(weights, flat, alpha, head, exp.density), running, train=True)
+        logits = net.forward(x, as_weights(weights, flat, alpha, head, exp.density), running, train=True)
         return F.cross_entropy(logits, y) + exp.lam * l1_penalty(alpha[None]).sum()
 
     fit_epochs(stream, task, [alpha] + ([head] if hybrid else []), loss, exp.alpha, exp.seed, key, exp.train_limit,
@@ -130,10 +129,10 @@ def _mask(exp, ckpt: Checkpoint, stream, net, weights, task: int, key: object, n
     """The edge-popup mask of `task` drawn from `key` (scores and data order) and its statistics, checkpointed."""
     file = f"mask_{name}.safetensors"
     if ckpt.has(file):
-        saved = ckpt.load_lists(file, weights[0].device, layer=len(net.shapes), stats=len(init_stats(net)))
+        saved = ckpt.load_lists(file, weights[0].device, layer=len(net.shapes), stats=len(net.init_state()))
         return [unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)], saved["stats"]
     scores = [s.to(weights[0].device).requires_grad_() for s in init_scores(net, exp.seed, key)]
-    stats = init_stats(net, weights[0].device)
+    stats = net.init_state(weights[0].device)
     popup_epochs(stream, net, weights, task, scores, [exp.density] * len(scores), stats, exp.mask, exp.seed,
                  ("impress-mask", key), exp.train_limit, f"mask {name}")
     mask = [binary_mask(s, "topk", exp.density) for s in scores]

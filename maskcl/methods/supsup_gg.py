@@ -23,7 +23,7 @@ from ..masks import binary_mask, init_scores, pack_bits, unpack_bits
 from ..nets.init import signed_constant
 from ..nets.resnet import EVAL_BATCH, ResNet, forward, init_stats
 from ..progress import bar
-from ..scoring import accuracy
+from ..scoring import accuracy, evaluate, result_rows
 from ..store import Checkpoint
 from ..train import popup_epochs, task_epochs
 
@@ -73,16 +73,17 @@ def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg,
 def run(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     """Tasks 0..n−1 in turn (task 0 for exp.first_epochs when set); each task's mask and statistics (and, with
     Transfer, the running sum of the tasks' scores) are checkpointed as it finishes, so a killed run resumes at the
-    next task."""
+    next task. With exp.objectives, then scenario GNu: the task inferred at test time among the first k masks,
+    each with its own statistics (`scoring.evaluate`, `maskcl.infer`)."""
     weights = signed_constant(net, exp.seed, device)
     densities = er_densities(net, exp.sparsity)
     state = ckpt.load_json("gg.json", {"accuracy": [], "curves": []})
     done = len(state["accuracy"])
-    masks = []
+    masks, task_stats = [], []
     for t in range(done):
-        packed = ckpt.load_lists(f"task_{t:03d}.safetensors", device, layer=len(net.shapes),
-                                 stats=len(net.bn_channels))["layer"]
-        masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(packed, net.shapes)])
+        saved = ckpt.load_lists(f"task_{t:03d}.safetensors", device, layer=len(net.shapes), stats=len(net.bn_channels))
+        masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)])
+        task_stats.append(saved["stats"])
     score_sum = (ckpt.load_layers(f"score_sum_{done - 1:03d}.safetensors", len(net.shapes), device)
                  if exp.transfer and done else None)
     for t in bar(range(done, exp.n_tasks), desc="SupSup GG"):
@@ -101,10 +102,24 @@ def run(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
             ckpt.save_layers(f"score_sum_{t:03d}.safetensors", score_sum)  # Σ over tasks 0..t
         ckpt.save_json("gg.json", state)
         masks.append(m)
+        task_stats.append(stats)
+    gnu = gnu_rows(exp, ckpt, stream, net, weights, masks, task_stats) if exp.objectives else {}
     name = "SupSup (GG)" + (" Transfer" if exp.transfer else "") + ("" if exp.transfer_rescale or not exp.transfer
                                                                    else ", unnormalised")
     acc = state["accuracy"]
-    return {"rows": [{"method": name, "sparsity": exp.sparsity, "tasks": exp.n_tasks, "accuracy": sum(acc) / len(acc)}],
-            "per_task": {name: acc}, "curves": state["curves"],
+    return {"rows": [{"method": name, "sparsity": exp.sparsity, "tasks": exp.n_tasks, "accuracy": sum(acc) / len(acc)},
+                     *gnu.get("rows", [])],
+            "per_task": {name: acc, **gnu.get("per_task", {})}, "curves": state["curves"],
             "mask_density_per_layer": [float(torch.stack([m[l] for m in masks]).float().mean())
                                        for l in range(len(net.shapes))]}
+
+
+def gnu_rows(exp, ckpt: Checkpoint, stream, net: ResNet, weights, masks, task_stats) -> dict:
+    """Scenario GNu on the trained tasks: rows 'SupSup (GG)' and 'SupSup (GNu …)' per checkpoint (as on MNIST:
+    accuracy with the task inferred per test batch, and the fraction inferred right). Each candidate task brings its
+    own mask *and* batch-norm statistics; the superposed net mixes both with α (`maskcl.infer`)."""
+    stacked = [torch.stack([m[l] for m in masks]) for l in range(len(net.shapes))]
+    per_task = evaluate(stream, weights, stacked, exp, ckpt, net, task_stats, n_real=exp.per_task)
+    rows = [r for r in result_rows(per_task, exp.checkpoints) if r["method"] != "SupSup (GG)"]
+    return {"rows": [{**r, "sparsity": exp.sparsity} for r in rows],
+            "per_task": {k: v for k, v in per_task.items() if k != "GG"}}

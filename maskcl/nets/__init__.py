@@ -1,22 +1,26 @@
-"""The networks: a net is a small frozen dataclass that names its weight shapes in an explicit order
-(`net.shapes`, `net.names`) and a `forward(x, weights, ...)` function beside it. Weights are plain tensors in
-that order, rebuilt from a seed (`maskcl.nets.init`). `apply` calls whichever forward a method's net has."""
+"""The networks. A net is a small frozen dataclass implementing the `Net` protocol: its weight shapes in an
+explicit order, and a forward pass with explicit weights and an explicit per-task state. Weights are plain tensors
+in that order, rebuilt from a seed (`maskcl.nets.init`); masks are tensors of the same shapes (`maskcl.masks`)."""
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 
-from . import mlp, resnet
 
+class Net(Protocol):
+    """What the library needs of a network (`mlp.MLP`, `resnet.ResNet`).
 
-def apply(net, x: torch.Tensor, weights: list[torch.Tensor], stats: list[torch.Tensor] | None = None,
-          train: bool = False, head: bool = True) -> torch.Tensor:
-    """Logits (with `head=False`, the features before the head) of an MLP or a ResNet under (masked) `weights`;
-    `stats` and `train` are the ResNet's batch-norm statistics and mode (an MLP has none)."""
-    if isinstance(net, resnet.ResNet):
-        return resnet.forward(x, net, weights, stats, train=train, head=head)
-    return mlp.forward(x, weights, head=head)
+    forward(x, weights, state, train, head): logits (or with `head=False` the features before the head) of x under
+    `weights` (net.shapes order, already masked) and the task's `state` (the ResNet's batch-norm statistics, updated
+    in place when `train`; an MLP has none). Stacked nets: weights with a leading group dimension G and x (G, n, …)
+    run G nets at once → (G, n, outputs); task inference (`maskcl.infer`) relies on it.
+    init_state(device): a fresh per-task state."""
 
+    @property
+    def shapes(self) -> list[tuple[int, ...]]: ...
 
-def init_stats(net, device="cpu") -> list[torch.Tensor]:
-    """Fresh batch-norm statistics for the ResNet; none for an MLP."""
-    return resnet.init_stats(net, device) if isinstance(net, resnet.ResNet) else []
+    def forward(self, x: torch.Tensor, weights: list[torch.Tensor], state: list[torch.Tensor] | None = None,
+                train: bool = False, head: bool = True) -> torch.Tensor: ...
+
+    def init_state(self, device="cpu") -> list[torch.Tensor]: ...

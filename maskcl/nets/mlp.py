@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import torch
 
 
-
 @dataclass(frozen=True)
 class MLP:
     """A bias-free ReLU MLP given by its layer widths, e.g. (784, 300, 100, s) for LeNet 300-100."""
@@ -25,6 +24,15 @@ class MLP:
     @property
     def n_weights(self) -> int:
         return sum(o * i for o, i in self.shapes)
+
+    def forward(self, x: torch.Tensor, weights: list[torch.Tensor], state: list[torch.Tensor] | None = None,
+                train: bool = False, head: bool = True) -> torch.Tensor:
+        """The `Net` protocol's forward (`forward` below); an MLP has no per-task state."""
+        return forward(x, weights, head=head)
+
+    def init_state(self, device="cpu") -> list[torch.Tensor]:
+        """The `Net` protocol's per-task state: none."""
+        return []
 
 
 ARCHITECTURES = {"lenet": (300, 100), "fc": (1024, 1024)}

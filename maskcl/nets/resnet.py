@@ -73,6 +73,15 @@ class ResNet:
     def n_weights(self) -> int:
         return sum(torch.Size(s).numel() for s in self.shapes)
 
+    def forward(self, x: torch.Tensor, weights: list[torch.Tensor], state: list[torch.Tensor] | None = None,
+                train: bool = False, head: bool = True) -> torch.Tensor:
+        """The `Net` protocol's forward: `forward` below, with the task's batch-norm statistics as its state."""
+        return forward(x, self, weights, state, train=train, head=head)
+
+    def init_state(self, device="cpu") -> list[torch.Tensor]:
+        """The `Net` protocol's per-task state: fresh batch-norm statistics (`init_stats`)."""
+        return init_stats(self, device)
+
 
 def init_stats(net: ResNet, device="cpu") -> list[torch.Tensor]:
     """Fresh running statistics: per batch norm, a (2, C) tensor of mean 0 and variance 1."""
@@ -90,7 +99,15 @@ def forward(x: torch.Tensor, net: ResNet, weights: list[torch.Tensor], stats: li
     (per batch norm a (2, C) tensor of scale and shift) makes them torch's standard affine batch norm.
     With `net.channels_last` every convolution runs in that layout: 1.3–1.4× faster on this CPU, but not
     bit-identical to the default (benchmarks/bench_resnet.py), so it is opt-in.
+
+    Stacked nets (the `Net` protocol's groups): weights (G, *shape) and statistics (G, 2, C) with x (G, n, 3, 32,
+    32) run G nets, one per group, in turn → (G, n, n_classes). Statistics that require a gradient (task
+    inference's superposed statistics) receive one in evaluation mode (`_bn_eval`).
     """
+    if weights[0].dim() == 5:
+        return torch.stack([forward(x[g], net, [w[g] for w in weights], None if stats is None else
+                                    [s[g] for s in stats], train, head, affine, momentum, eps)
+                            for g in range(len(x))])
     if net.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     if not train and stats is None:
@@ -102,6 +119,8 @@ def forward(x: torch.Tensor, net: ResNet, weights: list[torch.Tensor], stats: li
         b = next(bns)
         mean, var = (stats[b][0], stats[b][1]) if stats is not None else (None, None)
         scale, shift = (affine[b][0], affine[b][1]) if affine is not None else (None, None)
+        if not train and stats[b].requires_grad:
+            return _bn_eval(out, mean, var, eps)
         return F.batch_norm(out, mean, var, scale, shift, training=train, momentum=momentum, eps=eps)
 
     layers = iter(convs)
@@ -118,6 +137,15 @@ def forward(x: torch.Tensor, net: ResNet, weights: list[torch.Tensor], stats: li
         h = F.relu(out + h)
     h = F.avg_pool2d(h, 4)
     return F.conv2d(h, next(w)).flatten(1) if head else h.flatten(1)
+
+
+def _bn_eval(h: torch.Tensor, mean: torch.Tensor, var: torch.Tensor, eps: float) -> torch.Tensor:
+    """Non-affine batch norm in evaluation mode, (h − μ)/√(σ² + ε), whose running statistics receive a gradient
+    (torch's batch norm gives them none). The value is torch's, bit for bit; the gradient to μ and σ² comes from
+    the formula, the one to h from torch's batch norm (the straight-through pattern of `masks.straight_through`)."""
+    exact = F.batch_norm(h, mean.detach(), var.detach(), training=False, eps=eps)
+    formula = (h.detach() - mean[:, None, None]) * torch.rsqrt(var[:, None, None] + eps)
+    return exact + (formula - formula.detach())
 
 
 def batch_stats(net: ResNet, weights: list[torch.Tensor], batches) -> list[torch.Tensor]:
