@@ -64,4 +64,3 @@ def test_supsup_gnu_on_splitcifar_runs_through_the_runner_and_agrees_with_gg_at_
     rows = {(r["method"], r["tasks"]): r for r in res["rows"]}
     for name in ("SupSup (GNu H)", "SupSup (GNu G)", "SupSup (GNu H, full batch)"):
         assert rows[name, 1]["task_inference"] == 100.0 and abs(rows[name, 1]["accuracy"] - gg0) < 1e-9
-        assert 0.0 <= rows[name, 2]["task_inference"] <= 100.0
