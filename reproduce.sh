@@ -79,8 +79,11 @@ for nb in notebooks/[0-9][0-9]_*.ipynb; do
   case "$name" in "$ONLY"*) selected+=("$name") ;; esac
 done
 if [ "${#selected[@]}" = 0 ]; then echo "reproduce.sh: no notebook matches '$ONLY'" >&2; exit 2; fi
+# Ctrl-C stops the whole run (not just the notebook it lands in): the summary so far, then exit 130
+interrupted=0
+trap 'interrupted=1' INT
 # Preflight: every data set the selected notebooks read under this profile, checked (or fetched) once.
-"$PY" -m maskcl data --profile "$PROFILE" "${selected[@]}" || exit 2
+"$PY" -m maskcl data --profile "$PROFILE" "${selected[@]}" || { [ "$interrupted" = 1 ] && exit 130; exit 2; }
 
 summary=() failed=0 ran=0
 for name in "${selected[@]}"; do
@@ -99,11 +102,14 @@ for name in "${selected[@]}"; do
     status=failed
   fi
   rm -f "$marker"
+  if [ "$interrupted" = 1 ]; then status=interrupted; fi
   [ "$status" = ok ] || failed=1
   summary+=("$(printf '%-40s %-6s %-5s %6ss  %s' "$name" "$PROFILE" "$DEVICE" "$(( $(date +%s) - start ))" "$status")")
+  if [ "$interrupted" = 1 ]; then break; fi
 done
 
 echo
 printf '%-40s %-6s %-5s %7s  %s\n' notebook profile device wall status
 printf '%s\n' "${summary[@]}"
+if [ "$interrupted" = 1 ]; then echo "reproduce.sh: interrupted; the notebooks after it did not run" >&2; exit 130; fi
 exit "$failed"

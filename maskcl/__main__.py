@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{counts['busy']} running elsewhere; {time.perf_counter() - start:.1f} s")
         return 0
     if args.command == "stale":
-        found = stale(args.results)
+        try:
+            found = stale(args.results)
+        except FileNotFoundError as err:
+            print(f"maskcl stale: {err}", file=sys.stderr)
+            return 2
         for line in found:
             print(line)
         return 1 if found else 0

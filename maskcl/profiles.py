@@ -7,6 +7,7 @@ from dataclasses import replace
 from .methods.hopfield import HopConfig, HopExperiment
 from .methods.impress import AlphaConfig, ImpressExperiment, ImpressGNExperiment, ImpressProbeExperiment
 from .methods.impress_conv import ImpressSplitExperiment
+from .paths import project_root
 from .paper import HOPSUPSUP, IMPRESS_DENSITIES, IMPRESS_SEEDS, TASKS_250, TASKS_2500
 from . import runs
 from .runs import CLExperiment, Experiment, GGExperiment, check_profile
@@ -356,7 +357,7 @@ def impress_cifar(profile: str) -> list[ImpressSplitExperiment]:
 # The profile functions behind each notebook, by its number: what `python -m maskcl data` checks before a run.
 NOTEBOOKS = {"01": (supsup_fig3,), "02": (supsup_fig6,), "03": (supsup_fig5_left,), "04": (supsup_fig5_right,),
              "05": (supsup_fig4,), "06": (hopsupsup,), "07": (impresslearn, impress_gn, impress_probe), "08": (supsup_gg,),
-             "09": (exssnet_mnist,), "10": (exssnet_cifar,), "11": (impress_cifar,)}
+             "09": (exssnet_mnist,), "10": (exssnet_cifar,), "11": (impress_cifar,), "12": (supsup_gnu_cifar,)}
 REAL_DATA = ("mnist", "cifar10", "cifar100")
 
 
@@ -406,8 +407,9 @@ def notebook_experiments(notebook: str, profile: str) -> list:
     """Every run notebook `notebook` (its name or number, e.g. '08_supsup_gg_splitcifar' or '08') makes under
     `profile`."""
     number = notebook[:2]
-    if number not in NOTEBOOKS:
-        raise ValueError(f"no notebook numbered {number!r}; known: {sorted(NOTEBOOKS)}")
+    names = {p.stem for p in (project_root() / "notebooks").glob("[0-9][0-9]_*.ipynb")}
+    if number not in NOTEBOOKS or (notebook != number and notebook not in names):
+        raise ValueError(f"no notebook {notebook!r}; known: {sorted(NOTEBOOKS)} or their names {sorted(names)}")
     out = []
     for fn in NOTEBOOKS[number]:
         got = fn(profile)

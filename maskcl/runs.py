@@ -1,4 +1,5 @@
-"""Experiments as small frozen dataclasses, the profiles of each notebook, and the cached, resumable runner.
+"""Experiments as small frozen dataclasses, and the cached, resumable runner of any registered method
+(`maskcl.registry`).
 
 A run is (experiment config, seed). Its key is a hash of the config (fields that do not change the result,
 like `parallel`, are left out). The result is written atomically to <results>/<method>/<key>.json; a rerun
@@ -10,79 +11,20 @@ from __future__ import annotations
 import datetime
 import platform
 import subprocess
+import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
-from .data import MEAN, STD, class_split, load_cifar, load_dataset, load_mnist, synthetic_cifar, synthetic_mnist, task_stream
-from .methods import (batche, bounds, dense_cl, exssnet, gg_baselines, hopfield, impress, impress_conv, nns, psp,
-                      supsup, supsup_gg)
-from .nets.mlp import MLP, mlp
-from .nets.resnet import ResNet
-from .paths import cache_dir, download_allowed, results_dir
-from .store import Checkpoint, config_dict, key_of, read_json, write_json
+from . import fingerprint, registry
+from .paths import cache_dir, results_dir
+from .setups import SETUPS, image_data  # noqa: F401  (image_data: the data sets of the "images" setup)
+from .store import Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, write_json
 from .train import EpochConfig, TrainConfig
 
-
-def _on_stream(method):
-    """Adapt a method(exp, ckpt, stream, net, device) over an MLP task stream to method(exp, ckpt, device)."""
-    def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
-        data = load_dataset(exp.dataset, exp.seed)
-        stream = task_stream(exp.stream, exp.n_tasks, data, base_seed=exp.seed, device=device)
-        return method(exp, ckpt, stream, mlp(exp.arch, exp.out_size), device)
-    return go
-
-
-def _on_images(method):
-    """Adapt a method(exp, ckpt, stream, net, device) over a SplitCIFAR class split to method(exp, ckpt, device)."""
-    def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
-        stream = class_split(exp.data, image_data(exp.data, exp.seed), exp.n_tasks, exp.per_task, exp.seed, device)
-        return method(exp, ckpt, stream, ResNet(getattr(exp, "out_size", None) or exp.per_task, exp.width,
-                                                channels_last=exp.channels_last), device)
-    return go
-
-
-def _on_classes(method):
-    """Adapt a method(exp, ckpt, stream, net, device) over ExSSNeT's class split (LeNet on MNIST, the reduced
-    ResNet-18 on CIFAR) to method(exp, ckpt, device)."""
-    def go(exp, ckpt: Checkpoint, device: torch.device) -> dict:
-        if exp.data in ("mnist", "synthetic_mnist"):
-            data = load_mnist(download=download_allowed()) if exp.data == "mnist" else synthetic_mnist(exp.seed)
-            stream = class_split(exp.data, data, exp.n_tasks, exp.per_task, exp.seed, device, exp.val_fraction,
-                                 (MEAN,), (STD,))
-            return method(exp, ckpt, stream, MLP((784, 300, 100, exp.per_task)), device)
-        stream = class_split(exp.data, image_data(exp.data, exp.seed), exp.n_tasks, exp.per_task, exp.seed, device,
-                             exp.val_fraction)
-        return method(exp, ckpt, stream, ResNet(exp.per_task, exp.width), device)
-    return go
-
-
-def image_data(name: str, seed: int = 0) -> dict:
-    """'cifar100' (the paper's), 'cifar10' (the real-image stand-in) from MASKCL_DATA, or 'synthetic'."""
-    if name == "synthetic":
-        return synthetic_cifar(10, seed)
-    return load_cifar(name, download=download_allowed())
-
-
-_IMAGE_METHODS = {"supsup_gg": supsup_gg.run, "upper_bound_gg": gg_baselines.upper_bound,
-                  "separate_heads": gg_baselines.separate_heads, "batche_gg": gg_baselines.batche}
-_STREAM_METHODS = {"supsup": supsup.run, "upper_bound": bounds.upper_bound, "lower_bound": bounds.lower_bound,
-                   "nns": nns.run, "psp": psp.run, "batche": batche.run}  # configured by Experiment
-METHODS = {**{name: _on_stream(fn) for name, fn in _STREAM_METHODS.items()},
-           **{name: _on_images(fn) for name, fn in _IMAGE_METHODS.items()},
-           "hopsupsup": hopfield.run, "impresslearn": impress.run, "impress_gn": impress.run_gn,
-           "impress_probe": impress.run_probe,
-           "exssnet": _on_classes(exssnet.run), "dense_cl": _on_classes(dense_cl.run),
-           "impress_split": _on_images(impress_conv.run)}
-# Each method's version (its module's VERSION) enters the key of its results.
-VERSIONS = {"supsup": supsup.VERSION, "upper_bound": bounds.VERSION, "lower_bound": bounds.VERSION,
-            "nns": nns.VERSION, "psp": psp.VERSION, "batche": batche.VERSION, "hopsupsup": hopfield.VERSION,
-            **{name: impress.VERSION for name in ("impresslearn", "impress_gn", "impress_probe")},
-            "supsup_gg": supsup_gg.VERSION,
-            **{name: gg_baselines.VERSION for name in ("upper_bound_gg", "separate_heads", "batche_gg")},
-            "exssnet": exssnet.VERSION, "dense_cl": dense_cl.VERSION, "impress_split": impress_conv.VERSION}
 PROFILES = ("smoke", "quick", "paper")
 
 
@@ -112,11 +54,7 @@ class Experiment:
     parallel: int = field(default=1, metadata={"key": False})  # tasks trained at once; same result
 
     def __post_init__(self):
-        if self.method not in METHODS:
-            raise ValueError(f"unknown method {self.method!r}; choose one of {sorted(METHODS)}")
-        if self.method not in _STREAM_METHODS:
-            raise ValueError(f"{self.method!r} runs have their own config (hopfield.HopExperiment, "
-                             "impress.ImpressExperiment, impress.ImpressGNExperiment, GGExperiment), not Experiment")
+        registry.get(self.method, "Experiment")
         if self.precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision is 'float32' or 'bfloat16', not {self.precision!r}")
         if self.precision != "float32" and self.method != "supsup":
@@ -158,8 +96,7 @@ class GGExperiment:
     test_batch: int = field(default=128, metadata={"key": "if_set"})
 
     def __post_init__(self):
-        if self.method not in _IMAGE_METHODS:
-            raise ValueError(f"unknown GG method {self.method!r}; choose one of {sorted(_IMAGE_METHODS)}")
+        registry.get(self.method, "GGExperiment")
         if self.data not in ("cifar100", "cifar10", "synthetic"):
             raise ValueError(f"unknown data {self.data!r}; choose 'cifar100', 'cifar10' or 'synthetic'")
         if self.objectives and self.method != "supsup_gg":
@@ -201,11 +138,9 @@ class CLExperiment:
     seed: int = 0
 
     def __post_init__(self):
-        variants = {"exssnet": exssnet.VARIANTS, "dense_cl": dense_cl.VARIANTS}
-        if self.method not in variants:
-            raise ValueError(f"unknown method {self.method!r} for CLExperiment; choose one of {sorted(variants)}")
-        if self.variant not in variants[self.method]:
-            raise ValueError(f"unknown {self.method} variant {self.variant!r}; choose one of {variants[self.method]}")
+        variants = sys.modules[registry.get(self.method, "CLExperiment").run.__module__].VARIANTS  # its module's
+        if self.variant not in variants:
+            raise ValueError(f"unknown {self.method} variant {self.variant!r}; choose one of {variants}")
         if self.data not in ("mnist", "synthetic_mnist", "cifar100", "cifar10", "synthetic"):
             raise ValueError(f"unknown data {self.data!r}; choose mnist, synthetic_mnist, cifar100, cifar10 or synthetic")
         if self.method == "exssnet" and (self.variant == "supsup") != (self.weights.epochs == 0):
@@ -266,8 +201,13 @@ def _key(name: str, config: dict, version: int) -> str:
     return key_of(name, config, version)
 
 
+def version(name: str) -> int:
+    """The current version of method `name` (its module's VERSION)."""
+    return registry.get(name).version
+
+
 def key(exp) -> str:
-    return _key(exp.method, config_dict(exp), VERSIONS[exp.method])
+    return _key(exp.method, config_dict(exp), version(exp.method))
 
 
 def result_path(exp, results: Path | None = None) -> Path:
@@ -276,17 +216,26 @@ def result_path(exp, results: Path | None = None) -> Path:
 
 def stale(results: Path) -> list[str]:
     """Every result under `results` that the current code would not produce: its method is unknown, its method
-    version is not the current one, or its file name is not the key of its own config and version."""
+    version is not the current one, its file name is not the key of its own config and version, the code it
+    records (`maskcl.fingerprint`) has changed since, or it cannot be read."""
     out = []
+    if not Path(results).is_dir():
+        raise FileNotFoundError(f"no results folder {results}")
     for path in sorted(Path(results).glob("*/*.json")):
-        res = read_json(path)
-        name, version = res.get("experiment"), res.get("method_version")
-        if name not in VERSIONS:
+        try:
+            res = read_json(path)
+        except CorruptFile as err:
+            out.append(str(err))
+            continue
+        name, made_by = res.get("experiment"), res.get("method_version")
+        if name not in registry.names():
             out.append(f"{path}: unknown method {name!r}")
-        elif version != VERSIONS[name]:
-            out.append(f"{path}: made by {name} version {version}, the code is at version {VERSIONS[name]}")
-        elif path.stem != _key(name, res["config"], version):
+        elif made_by != version(name):
+            out.append(f"{path}: made by {name} version {made_by}, the code is at version {version(name)}")
+        elif path.stem != _key(name, res["config"], made_by):
             out.append(f"{path}: file name is not the key of its config")
+        elif changed := fingerprint.changed(res.get("code", {})):  # results from before fingerprints have none
+            out.append(f"{path}: made by code that has since changed: {', '.join(changed)}")
     return out
 
 
@@ -300,18 +249,53 @@ def run(exp, profile: str = "custom", device: str = "auto", results: Path | None
         cache: Path | None = None) -> dict:
     """The result of `exp`: read from the results store when present, else computed (resuming any
     checkpointed progress) and written atomically."""
+    dev = resolve_device(device)  # a device this machine lacks is an error, cached result or not
     path = result_path(exp, results)
     if path.exists():
-        return read_json(path)
-    dev = resolve_device(device)
-    ckpt = Checkpoint(Path(cache or cache_dir()) / "ckpt" / key(exp))
+        try:
+            return read_json(path)
+        except CorruptFile as err:
+            _warn(f"{err}; moved to {move_aside(path, 'corrupt').name}, computing it again")
+    _check_writable(path.parent)  # before the training, not after it
+    method = registry.get(exp.method)
+    code = code_of(exp.method)
+    folder = Path(cache or cache_dir()) / "ckpt" / key(exp)
+    made_by = Checkpoint(folder).load_json("code.json") if (folder / "code.json").exists() else None
+    if folder.exists() and made_by != code:
+        _warn(f"{folder}: checkpoints of other code; moved to {move_aside(folder, 'other-code').name}, starting afresh")
+    ckpt = Checkpoint(folder)
+    ckpt.save_json("code.json", code)
     start = time.perf_counter()
-    out = METHODS[exp.method](exp, ckpt, dev)
-    result = {"key": key(exp), "experiment": exp.method, "method_version": VERSIONS[exp.method],
-              "config": config_dict(exp), **out,
+    try:
+        out = (SETUPS[method.setup](method.run) if method.setup else method.run)(exp, ckpt, dev)
+    except CorruptFile as err:
+        _warn(f"{err}; its checkpoints moved to {move_aside(folder, 'corrupt').name}, starting afresh")
+        ckpt.save_json("code.json", code)
+        start = time.perf_counter()
+        out = (SETUPS[method.setup](method.run) if method.setup else method.run)(exp, ckpt, dev)
+    result = {"key": key(exp), "experiment": exp.method, "method_version": method.version,
+              "config": config_dict(exp), **out, "code": code,
               "provenance": provenance(profile, dev, time.perf_counter() - start)}
     write_json(path, result)
     return read_json(path)  # exactly what a later, cached call returns (key order included)
+
+
+def code_of(name: str) -> dict[str, str]:
+    """The fingerprint of the code a run of method `name` runs through (`maskcl.fingerprint`)."""
+    method = registry.get(name)
+    return fingerprint.of(method.run.__module__, *(["maskcl.setups"] if method.setup else []))
+
+
+def _check_writable(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError as err:
+        raise PermissionError(f"the results folder {folder} is not writable ({err.strerror}); nothing was computed") from None
+
+
+def _warn(message: str) -> None:
+    print(f"maskcl: {message}", file=sys.stderr)
 
 
 def rows(results: list[dict]):

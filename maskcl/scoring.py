@@ -11,7 +11,7 @@ from .data import TaskStream
 from .infer import batch_correct, decision_groups, infer, superpose
 from .nets.mlp import forward
 from .nets.resnet import EVAL_BATCH
-from .progress import bar
+from .loop import run_jobs
 from .store import Checkpoint
 
 
@@ -70,25 +70,29 @@ def evaluate(stream: TaskStream, weights, masks, exp, ckpt: Checkpoint, net=None
                                      states[t] if states else None, None if net is None else EVAL_BATCH))
         sizes.append(len(y))
     per_task = {"GG": [100.0 * float(c.sum()) / n for c, n in zip(correct, sizes)]}
-    per_task.update(ckpt.load_json("eval.json", {}))
-    for k in bar(exp.checkpoints, desc="evaluate"):
-        sub = [m[:k].to(weights[0].dtype) for m in masks]  # converted once per checkpoint, not once per call
-        shared = superpose(weights, sub) if exp.inference == "one_shot" else None  # and one-shot's network too
-        # binary inference may also run with the top-γ element in place of the median (Fig. 11-left)
-        variants = [("", 0.5)] + [(f"|{g:g}", g) for g in exp.gammas if exp.inference == "binary"]
-        for objective, decide, (tag, keep) in itertools.product(exp.objectives, exp.decide, variants):
-            label = f"{objective}|{decide}|{k}{tag}"
-            if label in per_task:
-                continue
-            def choose(x, objective=objective, decide=decide, keep=keep):
+    # binary inference may also keep the top-γ in place of the median (Fig. 11-left)
+    variants = [("", 0.5)] + [(f"|{g:g}", g) for g in exp.gammas if exp.inference == "binary"]
+    for k in exp.checkpoints:
+        sub = shared = None  # the first k masks as weights, and one-shot's superposed net: once per checkpoint
+
+        def infer_at(label: str, k=k):
+            nonlocal sub, shared
+            if sub is None:
+                sub = [m[:k].to(weights[0].dtype) for m in masks]
+                shared = superpose(weights, sub) if exp.inference == "one_shot" else None
+            objective, decide, keep = jobs[label]
+
+            def choose(x):
                 return torch.cat([infer(weights, sub, g, exp.inference, objective, n_real, keep, shared, net,
                                         states[:k] if states else None)
                                   for g in decision_groups(x, exp.test_batch, decide)])
 
-            acc, hit = decided(stream, k, exp.test_limit, choose, lambda t, x, y: correct[t])
-            per_task[label] = acc
-            per_task[f"task-inference {label}"] = hit
-            ckpt.save_json("eval.json", {k_: v for k_, v in per_task.items() if k_ != "GG"})
+            return decided(stream, k, exp.test_limit, choose, lambda t, x, y: correct[t])
+
+        jobs = {f"{objective}|{decide}|{k}{tag}": (objective, decide, keep)
+                for objective, decide, (tag, keep) in itertools.product(exp.objectives, exp.decide, variants)}
+        for label, (acc, hit) in run_jobs(ckpt, "eval", list(jobs), infer_at, desc=f"evaluate {k}").items():
+            per_task[label], per_task[f"task-inference {label}"] = acc, hit
     return per_task
 
 

@@ -61,9 +61,26 @@ def write_json(path: Path, obj) -> None:
     _atomic_write(Path(path), write)
 
 
+class CorruptFile(ValueError):
+    """A stored file that cannot be read back (truncated, not JSON, not safetensors); the message names it."""
+
+
 def read_json(path: Path):
-    with open(path) as f:
-        return json.load(f)
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise CorruptFile(f"{path}: not readable JSON ({err})") from None
+
+
+def move_aside(path: Path, why: str) -> Path:
+    """Rename a file or folder to <name>.<why>-<n> next to it (nothing is deleted); returns the new path."""
+    path = Path(path)
+    n = 1
+    while (aside := path.with_name(f"{path.name}.{why}-{n}")).exists():
+        n += 1
+    os.replace(path, aside)
+    return aside
 
 
 class Checkpoint:
@@ -72,6 +89,10 @@ class Checkpoint:
     def __init__(self, folder: str | os.PathLike):
         self.folder = Path(folder)
 
+    def sub(self, name: str) -> "Checkpoint":
+        """The checkpoint of one part of a run (e.g. each of several mask sets), in its own sub-folder."""
+        return Checkpoint(self.folder / name)
+
     def has(self, name: str) -> bool:
         return (self.folder / name).exists()
 
@@ -79,7 +100,13 @@ class Checkpoint:
         _atomic_write(self.folder / name, lambda tmp: save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, tmp))
 
     def load_tensors(self, name: str, device="cpu") -> dict[str, torch.Tensor]:
-        return {k: v.to(device) for k, v in load_file(str(self.folder / name)).items()}
+        try:
+            saved = load_file(str(self.folder / name))
+        except FileNotFoundError:
+            raise CorruptFile(f"{self.folder / name}: missing, though the run's log names it") from None
+        except Exception as err:  # safetensors raises its own error types for a truncated or foreign file
+            raise CorruptFile(f"{self.folder / name}: not a readable safetensors file ({err})") from None
+        return {k: v.to(device) for k, v in saved.items()}
 
     def save_lists(self, name: str, **lists: list[torch.Tensor]) -> None:
         """Ordered lists of tensors by name, e.g. layer=[...], stats=[...] (the order is explicit, never a sorted

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 
 from .nets.mlp import MLP, backward, forward
 from .data import TaskStream, batch_order
+from .loop import run_tasks
 from .masks import binary_mask, init_scores, masked_weight, masked_weight_, pack_bits, score_grad_, unpack_bits
 from .progress import bar
 from .seeding import generator
@@ -159,25 +160,20 @@ def _train_masks(stream, net, weights, tasks, cfg, seed, keys) -> list[torch.Ten
     return [binary_mask(s, cfg.mask, cfg.density, layer_dims=s.dim() - 1) for s in scores]
 
 
-def cached_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, ckpt: Checkpoint,
-                 parallel: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
-    """Masks for `tasks` (per layer bool (n, out, in)), trained `parallel` at a time (see train_masks for
-    `keys`); every trained chunk is checkpointed bit-packed, so an interrupted run resumes at the first
-    missing chunk."""
-    device = weights[0].device
+def learn_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, ckpt: Checkpoint,
+                parallel: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
+    """Masks for `tasks` (per layer bool (n, out, in)), trained `parallel` at a time (see train_masks for `keys`)
+    through the task loop (`maskcl.loop`, in the sub-checkpoint `name`): each mask is kept bit-packed, so an
+    interrupted run resumes at the first missing chunk."""
     tasks, keys = list(tasks), list(keys or tasks)
-    done = ckpt.load_json(f"{name}.json", {"chunks": []})
-    for i0 in bar(range(0, len(tasks), parallel), desc=name):
-        i1 = min(i0 + parallel, len(tasks))
-        chunk = f"{name}_{i0:05d}_{i1 - 1:05d}.safetensors"
-        if chunk in done["chunks"]:
-            continue
-        masks = train_masks(stream, net, weights, tasks[i0:i1], cfg, seed, keys[i0:i1])
-        ckpt.save_layers(chunk, [pack_bits(m.flatten(1)) for m in masks])
-        done["chunks"].append(chunk)
-        ckpt.save_json(f"{name}.json", done)
-    per_chunk = [ckpt.load_layers(n, len(net.shapes), device) for n in done["chunks"]]
-    return [torch.cat([unpack_bits(c[l], math.prod(shape)).view(-1, *shape) for c in per_chunk])
+
+    def learn(idx, progress):
+        masks = train_masks(stream, net, weights, [tasks[i] for i in idx], cfg, seed, [keys[i] for i in idx])
+        return [({}, {"layer": [pack_bits(m[b].flatten()) for m in masks]}) for b in range(len(idx))]
+
+    chunks = [range(i, min(i + parallel, len(tasks))) for i in range(0, len(tasks), parallel)]
+    kept = run_tasks(ckpt.sub(name), len(tasks), learn, chunks=chunks, device=weights[0].device, desc=name).kept
+    return [torch.stack([unpack_bits(k["layer"][l], math.prod(shape)).view(shape) for k in kept])
             for l, shape in enumerate(net.shapes)]
 
 

@@ -13,3 +13,16 @@ def tiny_net(out_size=20, seed=0):
     net = MLP((784, 64, 32, out_size))
     return net, signed_constant(net, seed)
 
+
+
+def dies_on_call(monkeypatch, module, name: str, call: int) -> None:
+    """Make module.<name> raise KeyboardInterrupt on its `call`-th call (1-based): a run killed mid-way."""
+    real, calls = getattr(module, name), []
+
+    def wrapper(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == call:
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, wrapper)

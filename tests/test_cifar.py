@@ -146,7 +146,7 @@ def test_download_asks_for_the_canonical_archive_and_env_turns_it_on(tmp_path, m
 
     import torchvision.datasets.utils as tv_utils
 
-    from maskcl import runs
+    from maskcl import runs, setups
 
     staged = tmp_path / "staged"
     _fake(monkeypatch, staged, "cifar100", "binary")
@@ -163,8 +163,8 @@ def test_download_asks_for_the_canonical_archive_and_env_turns_it_on(tmp_path, m
     assert calls == []
     monkeypatch.setenv("MASKCL_DATA", str(root))
     monkeypatch.setenv("MASKCL_DOWNLOAD", "1")
-    data = runs.image_data("cifar100")
+    data = setups.image_data("cifar100")
     assert calls == [("https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz", "03b5dce01913d631647c71ecec9e9cb8")]
     assert data["train"][0].shape == (200, 3, 32, 32)
-    runs.image_data("cifar100")
+    setups.image_data("cifar100")
     assert len(calls) == 1  # present now: no second download

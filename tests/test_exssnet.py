@@ -85,7 +85,7 @@ from dataclasses import replace  # noqa: E402
 
 import pytest  # noqa: E402
 
-from maskcl import runs  # noqa: E402
+from maskcl import runs, setups  # noqa: E402
 from maskcl.data import class_split, hold_out, synthetic_mnist  # noqa: E402
 from maskcl.masks import unpack_bits  # noqa: E402
 from maskcl.nets.mlp import MLP  # noqa: E402
@@ -103,25 +103,25 @@ def small(variant="exssnet", **kw):
 
 def subnet_logits(exp, cache, task, after):
     """Task `task`'s logits on its test rows with its own mask (and statistics) and W as it was after task
-    `after`, read back from the run's checkpoint."""
+    `after` (the W a run of tasks 0..after ends with), read back from the runs' checkpoints."""
     import math
 
+    from maskcl.loop import load_progress
     from maskcl.nets.resnet import ResNet
 
-    ckpt = Checkpoint(cache / "ckpt" / runs.key(exp))
     if exp.data == "synthetic":
         net = ResNet(exp.per_task, exp.width)
-        stream = class_split("synthetic", runs.image_data("synthetic", exp.seed), exp.n_tasks, exp.per_task, exp.seed,
+        stream = class_split("synthetic", setups.image_data("synthetic", exp.seed), exp.n_tasks, exp.per_task, exp.seed,
                              "cpu", exp.val_fraction)
     else:
         net = MLP((784, 300, 100, exp.per_task))
         stream = class_split(exp.data, synthetic_mnist(exp.seed), exp.n_tasks, exp.per_task, exp.seed, "cpu",
                              exp.val_fraction, (0.1307,), (0.3081,))
-    n = len(net.shapes)
-    saved = ckpt.load_lists(f"task_{task:03d}.safetensors", layer=n, stats=len(getattr(net, "bn_channels", [])),
-                            scores=n)
+    saved = load_progress(Checkpoint(cache / "ckpt" / runs.key(exp))).kept[task]
     mask = [unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)]
-    w = ckpt.load_layers(f"weights_{after:03d}.safetensors", n)
+    shorter = replace(exp, n_tasks=after + 1)
+    runs.run(shorter, device="cpu", results=cache / "shorter", cache=cache)
+    w = load_progress(Checkpoint(cache / "ckpt" / runs.key(shorter))).carry["weights"]
     x, _ = stream.task_data(task, "test", exp.test_limit)
     return net.forward(x, [a * m for a, m in zip(w, mask)], saved["stats"], train=False)
 

@@ -5,6 +5,7 @@ from maskcl.nets.init import kaiming_normal
 from maskcl.nets.mlp import MLP, forward
 from maskcl.runs import Experiment
 from maskcl.scoring import accuracy
+from maskcl.loop import load_progress
 from maskcl.store import Checkpoint
 from maskcl.train import TrainConfig
 
@@ -41,7 +42,7 @@ def test_psp_learns_remembers_with_contexts_and_resumes(tmp_path):
     assert after_one[0] > 60 and after_three[0] > 30  # learned, and task 0 still far above chance (10 %)
     # the same W read with the wrong task's context has no access to task 0
     ckpt = Checkpoint(tmp_path / "a")
-    w = [ckpt.load_tensors("psp.safetensors")[f"w{l}"] for l in range(3)]
+    w = load_progress(ckpt).carry["weights"]
     x, y = stream.task_data(0, "test")
     right = accuracy(lambda xb: psp.forward(xb, w, psp.contexts(net, exp.seed, 0)), x, y)
     wrong = accuracy(lambda xb: psp.forward(xb, w, psp.contexts(net, exp.seed, 1)), x, y)

@@ -103,9 +103,9 @@ def test_killed_run_resumes_from_its_checkpoints(tmp_path):
     deadline = time.time() + 120
     done = []
     while time.time() < deadline and proc.poll() is None:
-        idx = list(cache.glob("ckpt/*/masks.json"))
+        idx = list(cache.glob("ckpt/*/masks/progress.json"))
         if idx:
-            done = json.loads(idx[0].read_text())["chunks"]
+            done = [f"masks/task_{t:05d}.safetensors" for t in range(len(json.loads(idx[0].read_text())["log"]))]
             if len(done) >= 2:
                 break
         time.sleep(0.05)
@@ -135,12 +135,13 @@ def test_options_added_later_keep_old_keys():
 
 
 def test_bumping_a_method_version_misses_the_cache_and_marks_old_results_stale(tmp_path, monkeypatch):
-    from maskcl import runs
+    from maskcl import registry, runs
 
     results, cache = tmp_path / "r", tmp_path / "c"
     old = run(TINY, device="cpu", results=results, cache=cache)
-    assert old["method_version"] == runs.VERSIONS["supsup"] and runs.stale(results) == []
-    monkeypatch.setitem(runs.VERSIONS, "supsup", runs.VERSIONS["supsup"] + 1)
+    assert old["method_version"] == runs.version("supsup") and runs.stale(results) == []
+    m = registry.METHODS["supsup"]
+    monkeypatch.setitem(registry.METHODS, "supsup", replace(m, version=m.version + 1))
     assert result_path(TINY, results).stem != old["key"]  # the old result is no longer found ...
     assert [line.split(":")[0] for line in runs.stale(results)] == [str(results / "supsup" / f"{old['key']}.json")]
     new = run(TINY, device="cpu", results=results, cache=cache)  # ... so the run is computed again
@@ -154,10 +155,10 @@ def test_seeds_other_than_0_on_permuted_mnist_miss_results_of_the_old_permutatio
     from maskcl.store import config_dict, key_of, write_json
 
     for exp, moved in ((TINY, False), (replace(TINY, seed=1), True), (replace(TINY, seed=1, stream="rotated"), False)):
-        old_key = key_of("supsup", config_dict(exp), runs.VERSIONS["supsup"])  # the key before the rule changed
+        old_key = key_of("supsup", config_dict(exp), runs.version("supsup"))  # the key before the rule changed
         assert (runs.key(exp) != old_key) == moved
         write_json(tmp_path / "supsup" / f"{old_key}.json", {"experiment": "supsup", "config": config_dict(exp),
-                                                              "method_version": runs.VERSIONS["supsup"]})
+                                                              "method_version": runs.version("supsup")})
     assert [line.split(": ")[1] for line in runs.stale(tmp_path)] == ["file name is not the key of its config"]
 
 

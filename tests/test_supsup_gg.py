@@ -1,6 +1,5 @@
 """The reduced ResNet-18, SupSup in scenario GG (ER budget, per-task batch-norm statistics, Transfer), its
 baselines and Table 2's byte accounting."""
-import json
 import math
 
 import pytest
@@ -8,12 +7,15 @@ import torch
 
 from maskcl.data import class_split, synthetic_cifar
 from maskcl.masks import binary_mask, init_scores
+from maskcl.methods import supsup_gg
 from maskcl.methods.supsup_gg import er_densities, train_task, transfer_init
 from maskcl.nets.init import signed_constant
 from maskcl.nets.resnet import ResNet, forward, init_stats
 from maskcl.runs import GGExperiment, run
 from maskcl.savings import gg_bytes
 from maskcl.train import EpochConfig
+
+from .helpers import dies_on_call
 
 TINY = ResNet(n_classes=2, nf=4)
 
@@ -72,35 +74,32 @@ def test_transfer_starts_from_the_running_mean_of_earlier_scores():
         assert torch.equal(binary_mask(s, "topk", 0.3), binary_mask(p, "topk", 0.3))
 
 
-def test_transfer_run_resumes_with_its_score_sum(tmp_path):
+def test_transfer_run_resumes_with_its_score_sum(tmp_path, monkeypatch):
     exp = GGExperiment(data="synthetic", n_tasks=3, per_task=2, width=4, sparsity=4, transfer=True,
                        train=EpochConfig(epochs=2, batch=32, augment=False), test_limit=40)
     full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
-    ckpt = next((tmp_path / "c" / "ckpt").iterdir())
-    saved = json.loads((ckpt / "gg.json").read_text())
-    (ckpt / "gg.json").write_text(json.dumps({k: v[:1] for k, v in saved.items()}))
-    for p in (tmp_path / "r").glob("*/*.json"):
-        p.unlink()
-    # resuming after task 0 must start task 1 from the sum over task 0 alone, not from the last sum on disk
-    resumed = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    # killed in task 2: resuming after task 1 must start task 2 from the sum over tasks 0 and 1
+    with monkeypatch.context() as m:
+        dies_on_call(m, supsup_gg, "train_task", 3)
+        with pytest.raises(KeyboardInterrupt):
+            run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
+    resumed = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     assert resumed["per_task"] == full["per_task"]
 
 
-def test_gg_run_learns_records_curves_and_resumes(tmp_path):
+def test_gg_run_learns_records_curves_and_resumes(tmp_path, monkeypatch):
     exp = GGExperiment(data="synthetic", n_tasks=2, per_task=2, width=4, sparsity=4, train=EpochConfig(epochs=6, batch=16, augment=False),
                        test_limit=40, curves=True)
     full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
     assert full["rows"][0]["accuracy"] > 75  # chance is 50
     assert [len(c) for c in full["curves"]] == [6, 6]
-    # resume: drop the second task from the checkpoint and the stored result, run again
-    ckpt = next((tmp_path / "c" / "ckpt").iterdir())
-    state = (ckpt / "gg.json").read_text()
-    saved = json.loads(state)
-    (ckpt / "gg.json").write_text(json.dumps({k: v[:1] for k, v in saved.items()}))
-    for p in (tmp_path / "r").glob("*/*.json"):
-        p.unlink()
-    resumed = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
-    assert resumed["per_task"] == full["per_task"]
+    # killed in the second task, then resumed: the same result as the uninterrupted run
+    with monkeypatch.context() as m:
+        dies_on_call(m, supsup_gg, "train_task", 2)
+        with pytest.raises(KeyboardInterrupt):
+            run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
+    resumed = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
+    assert resumed["per_task"] == full["per_task"] and resumed["curves"] == full["curves"]
 
 
 @pytest.mark.parametrize("method, rand_w", [("upper_bound_gg", False), ("separate_heads", False),

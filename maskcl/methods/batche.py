@@ -24,8 +24,9 @@ from ..nets.init import kaiming_normal
 from ..nets.mlp import MLP, forward
 from ..data import TaskStream
 from ..infer import batch_correct, decision_groups, entropy
-from ..progress import bar
+from ..loop import run_jobs, run_tasks
 from ..seeding import generator
+from ..registry import register
 from ..store import Checkpoint
 from ..scoring import decided, evaluate, result_rows
 from ..train import TrainConfig, batched_grads, fit, in_groups, task_batches
@@ -90,43 +91,33 @@ def train_fast(stream: TaskStream, exp, tasks: list[int], ws: list[torch.Tensor]
 
 
 def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint, device):
-    """W and every task's fast weights (r, s stacked over tasks), trained as BatchE does; checkpointed per chunk
-    of `exp.parallel` tasks (later tasks are independent given W, so they train together)."""
-    done = ckpt.load_json("batche.json", {"tasks": 0})
-    if done["tasks"]:
-        saved = ckpt.load_tensors("batche.safetensors", device)
-        weights = [saved[f"w{l}"] for l in range(len(net.shapes))]
-        r = [saved[f"r{l}"] for l in range(len(net.shapes))]
-        s = [saved[f"s{l}"] for l in range(len(net.shapes))]
-    else:
-        weights, r, s = kaiming_normal(net, exp.seed, device), [], []
-    starts = ([0] if done["tasks"] == 0 else []) + list(range(max(done["tasks"], 1), exp.n_tasks, exp.parallel))
-    for t0 in bar(starts, desc="batche"):
-        tasks = [0] if t0 == 0 else list(range(t0, min(t0 + exp.parallel, exp.n_tasks)))
-        fast = [init_fast(net, exp.seed, t) for t in tasks]
-        r0 = [torch.stack([f[0][l] for f in fast]).to(device) for l in range(len(net.shapes))]
-        s0 = [torch.stack([f[1][l] for f in fast]).to(device) for l in range(len(net.shapes))]
-        if t0 == 0:  # the first task also trains W
-            ws, rt, st = train_fast(stream, exp, tasks, [w.clone() for w in weights], r0, s0, cfg.first_lr, cfg, True)
-        else:  # later tasks are independent given W: on a CPU, CPU_GROUP at a time
-            ws = weights
+    """W and every task's fast weights (r, s stacked over tasks), trained as BatchE does, through the task loop:
+    task 0 trains W with its fast weights, then chunks of `exp.parallel` later tasks (independent given W) train
+    theirs together."""
+    n_layers = len(net.shapes)
 
+    def learn(tasks, progress):
+        fast = [init_fast(net, exp.seed, t) for t in tasks]
+        r0 = [torch.stack([f[0][l] for f in fast]).to(device) for l in range(n_layers)]
+        s0 = [torch.stack([f[1][l] for f in fast]).to(device) for l in range(n_layers)]
+        if tasks == [0]:  # the first task also trains W
+            progress.carry["weights"], rt, st = train_fast(stream, exp, tasks, [w.clone() for w in progress.carry["weights"]],
+                                                           r0, s0, cfg.first_lr, cfg, True)
+        else:  # later tasks are independent given W: on a CPU, CPU_GROUP at a time
             def group(part: slice) -> list[torch.Tensor]:
-                _, r_part, s_part = train_fast(stream, exp, tasks[part], ws, [x[part] for x in r0],
-                                               [x[part] for x in s0], cfg.lr, cfg)
+                _, r_part, s_part = train_fast(stream, exp, tasks[part], progress.carry["weights"],
+                                               [x[part] for x in r0], [x[part] for x in s0], cfg.lr, cfg)
                 return r_part + s_part
 
             trained = in_groups(device, len(tasks), group)
-            rt, st = trained[:len(r0)], trained[len(r0):]
-        weights = ws
-        r = [torch.cat([a, b]) for a, b in zip(r, rt)] if r else rt
-        s = [torch.cat([a, b]) for a, b in zip(s, st)] if s else st
-        done["tasks"] = tasks[-1] + 1
-        ckpt.save_tensors("batche.safetensors", {**{f"w{l}": w for l, w in enumerate(weights)},
-                                                  **{f"r{l}": x for l, x in enumerate(r)},
-                                                  **{f"s{l}": x for l, x in enumerate(s)}})
-        ckpt.save_json("batche.json", done)
-    return weights, r, s
+            rt, st = trained[:n_layers], trained[n_layers:]
+        return [({}, {"r": [x[b] for x in rt], "s": [x[b] for x in st]}) for b in range(len(tasks))]
+
+    chunks = [[0]] + [range(t0, min(t0 + exp.parallel, exp.n_tasks)) for t0 in range(1, exp.n_tasks, exp.parallel)]
+    progress = run_tasks(ckpt, exp.n_tasks, learn, {"weights": kaiming_normal(net, exp.seed, device)}, chunks,
+                         device, desc="batche")
+    r, s = ([torch.stack([k[name][l] for k in progress.kept]) for l in range(n_layers)] for name in ("r", "s"))
+    return progress.carry["weights"], r, s
 
 
 def abatche(weights, r, s, x: torch.Tensor, objective: str = "H", chunk: int = 2 ** 25) -> torch.Tensor:
@@ -154,21 +145,24 @@ def evaluate_abatche(stream: TaskStream, weights, r, s, exp, ckpt: Checkpoint) -
     """Fig. 10: for every checkpoint k, objective (H, M) and group size b in `exp.abatche`, each task's test set is
     cut into groups of b images and ABatchE picks each group's task among the first k; a wrong pick makes the
     whole group wrong. Per-task accuracies and task-inference rates, resumable."""
-    done = ckpt.load_json("abatche.json", {})
     own = rank_one(r, s)
-    for k, objective, b in itertools.product(exp.checkpoints, ("H", "M"), exp.abatche):
-        label = f"ABatchE {objective}|{b}|{k}"
-        if label in done:
-            continue
-        done[label], done[f"task-inference {label}"] = decided(
-            stream, k, exp.test_limit,
-            lambda x: torch.cat([abatche(weights, [v[:k] for v in r], [v[:k] for v in s], g, objective)
-                                 for g in decision_groups(x, b, "full")]),
-            lambda t, x, y: batch_correct(weights, [m[t] for m in own], x, y, b))
-        ckpt.save_json("abatche.json", done)
-    return done
+    jobs = {f"ABatchE {objective}|{b}|{k}": (k, objective, b)
+            for k, objective, b in itertools.product(exp.checkpoints, ("H", "M"), exp.abatche)}
+
+    def score(label):
+        k, objective, b = jobs[label]
+        return decided(stream, k, exp.test_limit,
+                       lambda x: torch.cat([abatche(weights, [v[:k] for v in r], [v[:k] for v in s], g, objective)
+                                            for g in decision_groups(x, b, "full")]),
+                       lambda t, x, y: batch_correct(weights, [m[t] for m in own], x, y, b))
+
+    out = {}
+    for label, (acc, hit) in run_jobs(ckpt, "abatche", list(jobs), score).items():
+        out[label], out[f"task-inference {label}"] = acc, hit
+    return out
 
 
+@register("batche", version=VERSION, config="Experiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     """BatchE with task identity (GG), with SupSup's one-shot task inference over the rank-one matrices
     (GNu; `exp.objectives` × `exp.decide`) and, for the group sizes in `exp.abatche`, ABatchE — at every

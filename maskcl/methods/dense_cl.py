@@ -14,8 +14,9 @@ import torch.nn.functional as F
 
 from ..metrics import accuracy_matrix, average_accuracy, forgetting
 from ..nets.init import kaiming_normal
-from ..progress import bar
+from ..loop import run_tasks
 from ..scoring import task_accuracy
+from ..registry import register
 from ..store import Checkpoint
 from ..train import fit_epochs
 
@@ -38,40 +39,40 @@ def fresh(exp, net, key, device) -> tuple[list[torch.Tensor], list[torch.Tensor]
     return kaiming_normal(net, (exp.seed, key), device), net.init_state(device)
 
 
+@register("dense_cl", version=VERSION, config="CLExperiment", setup="classes")
 def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
-    """Rows of the accuracy matrix (tasks learned so far) for exp.variant; Multitask has one row, after all
-    tasks. Naive checkpoints its net after every task and resumes at the next."""
+    """Rows of the accuracy matrix (tasks learned so far) for exp.variant, through the task loop (`maskcl.loop`);
+    Multitask is one step, over all tasks at once, measured once after it."""
     n = exp.n_tasks
-    state = ckpt.load_json("dense.json", {"accuracy": []})
+    score = lambda w, st, j: task_accuracy(stream, net, w, st, j, "test", exp.test_limit)  # noqa: E731
+
+    def multitask(tasks, progress):
+        w, st = fresh(exp, net, "multitask", device)
+        w = train(exp, stream, net, w, st, list(range(n)), "multitask")
+        return [({"accuracy": [score(w, st, j) for j in range(n)]}, {})]
+
+    def individual(tasks, progress):
+        t, = tasks
+        w, st = fresh(exp, net, t, device)
+        own = score(train(exp, stream, net, w, st, t, t), st, t)
+        return [({"accuracy": (progress.log[-1]["accuracy"] if t else []) + [own]}, {})]
+
+    def naive(tasks, progress):
+        t, = tasks
+        stats = progress.carry["stats"]  # updated in place by training
+        progress.carry["layer"] = weights = train(exp, stream, net, progress.carry["layer"], stats, t, t)
+        return [({"accuracy": [score(weights, stats, j) for j in range(t + 1)]}, {})]
+
     if exp.variant == "multitask":
-        if not state["accuracy"]:
-            w, st = fresh(exp, net, "multitask", device)
-            w = train(exp, stream, net, w, st, list(range(n)), "multitask")
-            state["accuracy"] = [[task_accuracy(stream, net, w, st, j, "test", exp.test_limit) for j in range(n)]]
-        rows = [[] for _ in range(n - 1)] + state["accuracy"]  # measured once, after all tasks
-    elif exp.variant == "individual":
-        for t in bar(range(len(state["accuracy"]), n), desc="individual"):
-            w, st = fresh(exp, net, t, device)
-            own = task_accuracy(stream, net, train(exp, stream, net, w, st, t, t), st, t, "test", exp.test_limit)
-            state["accuracy"].append((state["accuracy"][-1] if t else []) + [own])
-            ckpt.save_json("dense.json", state)
-        rows = state["accuracy"]
+        measured = [r["accuracy"] for r in run_tasks(ckpt, 1, multitask, device=device, desc="multitask").log]
+        rows = [[] for _ in range(n - 1)] + measured
     else:
-        done = len(state["accuracy"])
-        weights, stats = fresh(exp, net, "naive", device)
-        if done:
-            saved = ckpt.load_lists(f"naive_{done - 1:03d}.safetensors", device, layer=len(net.shapes),
-                                    stats=len(stats))
-            weights, stats = saved["layer"], saved["stats"]
-        for t in bar(range(done, n), desc="naive"):
-            weights = train(exp, stream, net, weights, stats, t, t)
-            state["accuracy"].append([task_accuracy(stream, net, weights, stats, j, "test", exp.test_limit)
-                                      for j in range(t + 1)])
-            ckpt.save_lists(f"naive_{t:03d}.safetensors", layer=weights, stats=stats)
-            ckpt.save_json("dense.json", state)
-        rows = state["accuracy"]
+        naive_start = dict(zip(("layer", "stats"), fresh(exp, net, "naive", device))) if exp.variant == "naive" else None
+        learn = naive if exp.variant == "naive" else individual
+        rows = measured = [r["accuracy"] for r in run_tasks(ckpt, n, learn, naive_start, device=device,
+                                                            desc=exp.variant).log]
     a = accuracy_matrix(rows, n)
     name = {"naive": "Naive Sequential", "individual": "Individual", "multitask": "Multitask"}[exp.variant]
     return {"rows": [{"method": name, "tasks": n, "accuracy": average_accuracy(a),
                       "forgetting": forgetting(a) if exp.variant != "multitask" else 0.0}],
-            "accuracy_rows": state["accuracy"]}
+            "accuracy_rows": measured}

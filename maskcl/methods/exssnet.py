@@ -19,10 +19,11 @@ import torch.nn.functional as F
 
 from ..masks import binary_mask, init_scores, pack_bits, unpack_bits
 from ..nets.init import signed_constant
-from ..progress import bar
+from ..loop import run_tasks
 from ..metrics import accuracy_matrix, average_accuracy, forgetting
 from ..scoring import task_accuracy
 from ..seeding import generator
+from ..registry import register
 from ..store import Checkpoint
 from ..train import fit_epochs, popup_epochs
 
@@ -158,26 +159,25 @@ def train_weights(exp, stream, net, weights, mask, free, stats, task: int, curve
     return [p.detach() for p in params]
 
 
+@register("exssnet", version=VERSION, config="CLExperiment", setup="classes")
 def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
     """SupSup, SSNeT or ExSSNeT (exp.variant), ± KKT, over the tasks of a class split, in turn.
 
     Task t: (KKT) → mask phase on the current W → (SSNeT/ExSSNeT) weight phase → the accuracy of every task
     learned so far, each with its own mask (and statistics) and the current W: row t of the accuracy matrix. The
     validation accuracy after every epoch of both phases is kept (ExSSNeT Fig. 4). Each task's mask, statistics and
-    final scores, and W after it, are checkpointed as it finishes, so a killed run resumes at the next task."""
-    weights = signed_constant(net, exp.seed, device)
-    n_layers, n_stats = len(net.shapes), len(net.init_state())
-    state = ckpt.load_json("exssnet.json", {"accuracy": [], "curves": [], "overlap": [], "kkt": []})
-    done = len(state["accuracy"])
-    masks, stats, final_scores = [], [], []
-    for t in range(done):
-        saved = ckpt.load_lists(f"task_{t:03d}.safetensors", device, layer=n_layers, stats=n_stats, scores=n_layers)
-        masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)])
-        stats.append(saved["stats"])
-        final_scores.append(saved["scores"])
-    if done and exp.variant != "supsup":
-        weights = ckpt.load_layers(f"weights_{done - 1:03d}.safetensors", n_layers, device)
-    for t in bar(range(done, exp.n_tasks), desc=exp.variant):
+    final scores, and W after it, are checkpointed as it finishes (`maskcl.loop`), so a killed run resumes at the
+    next task."""
+    n_layers = len(net.shapes)
+    masks, stats, final_scores = [], [], []  # every finished task's, in memory
+
+    def learn(tasks, progress):
+        t, = tasks
+        for k in progress.kept[len(masks):]:  # tasks finished before a resume
+            masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(k["layer"], net.shapes)])
+            stats.append(k["stats"])
+            final_scores.append(k["scores"])
+        weights = progress.carry["weights"]
         source, knn = kkt(exp, stream, net, weights, masks, stats, t) if exp.kkt and t else (None, [])
         st, curve = net.init_state(device), []
         mask, scores = learn_mask(exp, stream, net, weights, final_scores[source] if source is not None
@@ -186,20 +186,19 @@ def run(exp, ckpt: Checkpoint, stream, net, device) -> dict:
         if exp.variant != "supsup":  # SSNeT trains all of M_t
             weights = train_weights(exp, stream, net, weights, mask, free if exp.variant == "exssnet"
                                     else [None] * n_layers, st, t, curve)
+            progress.carry["weights"] = weights
         masks.append(mask)
         stats.append(st)
         final_scores.append(scores)
-        state["accuracy"].append([_score(stream, net, weights, masks[j], stats[j], j, "test", exp.test_limit)
-                                  for j in range(t + 1)])
-        state["curves"].append(curve)
-        state["overlap"].append(sparse_overlap(mask, free) if t else 0.0)
-        state["kkt"].append({"source": source, "knn_accuracy": knn})
-        ckpt.save_lists(f"task_{t:03d}.safetensors", layer=[pack_bits(m.flatten()) for m in mask], stats=st,
-                        scores=scores)
-        if exp.variant != "supsup":
-            ckpt.save_layers(f"weights_{t:03d}.safetensors", weights)
-        ckpt.save_json("exssnet.json", state)
-    return summary(state, exp)
+        record = {"accuracy": [_score(stream, net, weights, masks[j], stats[j], j, "test", exp.test_limit)
+                               for j in range(t + 1)],
+                  "curves": curve, "overlap": sparse_overlap(mask, free) if t else 0.0,
+                  "kkt": {"source": source, "knn_accuracy": knn}}
+        return [(record, {"layer": [pack_bits(m.flatten()) for m in mask], "stats": st, "scores": scores})]
+
+    log = run_tasks(ckpt, exp.n_tasks, learn, {"weights": signed_constant(net, exp.seed, device)}, device=device,
+                    desc=exp.variant).log
+    return summary({name: [r[name] for r in log] for name in ("accuracy", "curves", "overlap", "kkt")}, exp)
 
 
 def summary(state: dict, exp) -> dict:

@@ -20,9 +20,10 @@ import torch.nn.functional as F
 
 from ..nets.init import torch_default
 from ..nets.resnet import EVAL_BATCH, ResNet, forward, init_stats
-from ..progress import bar
+from ..loop import run_tasks
 from ..scoring import accuracy
 from ..seeding import generator
+from ..registry import register
 from ..store import Checkpoint
 from ..train import fit_epochs, task_epochs
 
@@ -38,22 +39,21 @@ def _leaves(tensors):
 
 def _sequence(exp, ckpt: Checkpoint, stream, net: ResNet, name: str, state: dict[str, list[torch.Tensor]],
               train_task) -> dict:
-    """Tasks in turn: train_task(t, state) trains task t in place and returns its logits function; the task is
-    scored right after. `state` (named lists of tensors) is checkpointed after every task, so a run resumes."""
-    acc = ckpt.load_json(f"{name}.json", {"accuracy": []})["accuracy"]
-    if acc:
-        state.update(ckpt.load_lists(f"{name}.safetensors", stream.device, **{k: len(v) for k, v in state.items()}))
-    for t in bar(range(len(acc), exp.n_tasks), desc=name):
-        logits = train_task(t, state)
-        acc.append(accuracy(logits, *stream.task_data(t, "test", exp.test_limit), EVAL_BATCH))
-        ckpt.save_lists(f"{name}.safetensors", **state)
-        ckpt.save_json(f"{name}.json", {"accuracy": acc})
+    """Tasks in turn through the task loop: train_task(t, state) trains task t in place and returns its logits
+    function; the task is scored right after. `state` (named lists of tensors) is the loop's carry."""
+    def learn(tasks, progress):
+        t, = tasks
+        logits = train_task(t, progress.carry)
+        return [({"accuracy": accuracy(logits, *stream.task_data(t, "test", exp.test_limit), EVAL_BATCH)}, {})]
+
+    acc = [r["accuracy"] for r in run_tasks(ckpt, exp.n_tasks, learn, state, device=stream.device, desc=name).log]
     label = {"upper_bound_gg": "Upper Bound", "separate_heads": "Separate Heads", "batche_gg": "BatchE (GG)"}[name]
     label += " - Rand W" if exp.rand_w else ""
     return {"rows": [{"method": label, "tasks": exp.n_tasks, "accuracy": sum(acc) / len(acc)}],
             "per_task": {label: acc}}
 
 
+@register("upper_bound_gg", version=VERSION, config="GGExperiment", setup="images")
 def upper_bound(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     state = {"w": torch_default(net, exp.seed, device),
              "affine": [torch.stack([torch.ones(c), torch.zeros(c)]).to(device) for c in net.bn_channels],
@@ -70,6 +70,7 @@ def upper_bound(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     return _sequence(exp, ckpt, stream, net, "upper_bound_gg", state, train_task)
 
 
+@register("separate_heads", version=VERSION, config="GGExperiment", setup="images")
 def separate_heads(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     init = torch_default(net, exp.seed, device)
     state = {"trunk": init[:-1], "heads": [init[-1].clone() for _ in range(exp.n_tasks)],
@@ -105,6 +106,7 @@ def fast_weights(weights, fast) -> list[torch.Tensor]:
     return [w * s[:, None, None, None] * r[None, :, None, None] for w, s, r in zip(weights, fast[::2], fast[1::2])]
 
 
+@register("batche_gg", version=VERSION, config="GGExperiment", setup="images")
 def batche(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     n_fast, n_bn = 2 * len(net.shapes), len(net.bn_channels)
     state = {"w": torch_default(net, exp.seed, device),

@@ -18,8 +18,10 @@ from ..nets.hopnet import bn_net, forward
 from ..data import TaskStream, load_dataset, task_stream
 from ..infer import entropy
 from ..masks import threshold_mask
+from ..loop import run_tasks
 from ..progress import bar
 from ..seeding import generator
+from ..registry import register
 from ..store import Checkpoint
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
@@ -241,19 +243,19 @@ def steps_to_nearest(dist: torch.Tensor, task: int) -> int | None:
     return int(wrong[-1]) + 1 if len(wrong) else 0
 
 
+@register("hopsupsup", version=VERSION, config="HopExperiment")
 def run(exp: HopExperiment, ckpt: Checkpoint, device) -> dict:
     """Train the n_tasks masks in sequence, storing each in Ψ and μ; then recover every task's mask from
-    (Ψ, μ) alone and evaluate it against the correct (stored) mask. Trained masks are checkpointed."""
+    (Ψ, μ) alone and evaluate it against the correct (stored) mask. Trained masks are checkpointed (`maskcl.loop`)."""
     cfg = exp.hop
     stream = task_stream("split", exp.n_tasks, load_dataset(exp.dataset, exp.seed), device=device)
     weights = signed_constant(bn_net(cfg.hidden), exp.seed, device)
-    masks = []
-    for t in range(exp.n_tasks):
-        name = f"mask_{t}.safetensors"
-        if not ckpt.has(name):
-            m = train_mask(stream, weights, t, cfg, exp.seed)
-            ckpt.save_layers(name, [v.to(torch.uint8) for v in m])
-        masks.append([v.bool() for v in ckpt.load_layers(name, len(weights) - 1, device)])
+
+    def learn(tasks, progress):
+        return [({}, {"layer": [v.to(torch.uint8) for v in train_mask(stream, weights, tasks[0], cfg, exp.seed)]})]
+
+    masks = [[v.bool() for v in k["layer"]] for k in run_tasks(ckpt, exp.n_tasks, learn, device=device,
+                                                                 desc="masks").kept]
     stored = [torch.stack([m[l] for m in masks]) for l in range(len(weights) - 1)]  # per layer (k, d)
     psi, mu = memorise(stored, cfg.rule)
 

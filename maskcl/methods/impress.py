@@ -18,13 +18,14 @@ import torch
 from ..nets.init import kaiming_normal
 from ..nets.mlp import MLP, mlp
 from ..data import TaskStream, load_dataset, task_stream
+from ..loop import run_jobs, run_tasks
 from ..infer import batch_correct, decision_groups, one_shot
 from ..masks import topk_mask
-from ..progress import bar
 from ..seeding import generator
+from ..registry import register
 from ..store import Checkpoint
 from ..scoring import decided, mlp_accuracy
-from ..train import TrainConfig, batched_loss, cached_masks, fit, task_batches
+from ..train import TrainConfig, batched_loss, learn_masks, fit, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
@@ -134,14 +135,15 @@ class ImpressExperiment:
 def _bases(exp, stream: TaskStream, net: MLP, weights, ckpt: Checkpoint, device) -> tuple[dict, list]:
     """The three bases (largest size of each kind) and every task's own SupSup mask."""
     cfg, n_tasks = exp.mask_config(), exp.n_basis_tasks + exp.n_new
-    own = cached_masks(stream, net, weights, range(n_tasks), cfg, exp.seed, ckpt, exp.parallel, "heterogeneous")
+    own = learn_masks(stream, net, weights, range(n_tasks), cfg, exp.seed, ckpt, exp.parallel, "heterogeneous")
     n_hom = max(exp.homogeneous, default=0)
-    hom = cached_masks(stream, net, weights, [0] * n_hom, cfg, exp.seed, ckpt, exp.parallel, "homogeneous",
+    hom = learn_masks(stream, net, weights, [0] * n_hom, cfg, exp.seed, ckpt, exp.parallel, "homogeneous",
                        keys=[("homogeneous", j) for j in range(n_hom)]) if n_hom else None
     rnd = random_basis(net, max(exp.random, default=0), exp.density, exp.seed, device) if exp.random else None
     return {"heterogeneous": [m[:exp.n_basis_tasks] for m in own], "homogeneous": hom, "random": rnd}, own
 
 
+@register("impresslearn", version=VERSION, config="ImpressExperiment")
 def run(exp: ImpressExperiment, ckpt: Checkpoint, device) -> dict:
     n_tasks = exp.n_basis_tasks + exp.n_new
     stream = task_stream(exp.stream, n_tasks, load_dataset(exp.dataset, exp.seed), base_seed=exp.seed, device=device)
@@ -157,14 +159,13 @@ def run(exp: ImpressExperiment, ckpt: Checkpoint, device) -> dict:
     rows += [{"kind": "incorrect", "size": 1, "role": "new", "task": t, "basis_mask": j,
               "accuracy": mlp_accuracy(masked(own, j), *test(t))} for t in new for j in range(exp.n_incorrect)]
 
-    done = ckpt.load_json("alpha.json", {})
-    for kind in KINDS:
-        for n in getattr(exp, kind):
-            label = f"{kind}|{n}"
-            if label not in done:
-                done[label] = _fit_and_score(exp, stream, weights, [m[:n] for m in bases[kind]], kind, n, new, test)
-                ckpt.save_json("alpha.json", done)
-            rows += done[label]
+    jobs = {f"{kind}|{n}": (kind, n) for kind in KINDS for n in getattr(exp, kind)}
+
+    def fit_and_score(label):
+        kind, n = jobs[label]
+        return _fit_and_score(exp, stream, weights, [m[:n] for m in bases[kind]], kind, n, new, test)
+
+    rows += [r for done in run_jobs(ckpt, "alpha", list(jobs), fit_and_score).values() for r in done]
 
     for n in exp.heterogeneous:  # SupSup GN (one-shot H, full test batch) among the heterogeneous basis
         basis = [m[:n] for m in own]
@@ -222,30 +223,28 @@ class ImpressGNExperiment:
         return TrainConfig(steps=self.mask_steps, lr=self.mask_lr, mask="topk", density=self.density)
 
 
+@register("impress_gn", version=VERSION, config="ImpressGNExperiment")
 def run_gn(exp: ImpressGNExperiment, ckpt: Checkpoint, device) -> dict:
     stream = task_stream("permuted", exp.n_tasks, load_dataset(exp.dataset, exp.seed), base_seed=exp.seed,
                          device=device)
     net = mlp("lenet", 10)
     weights = kaiming_normal(net, exp.seed, device)
-    basis = cached_masks(stream, net, weights, range(exp.n_basis), exp.mask_config(), exp.seed, ckpt,
-                         exp.parallel, "heterogeneous")
+    basis = learn_masks(stream, net, weights, range(exp.n_basis), exp.mask_config(), exp.seed, ckpt,
+                        exp.parallel, "heterogeneous")
     per_epoch = math.ceil(len(stream.indices(0, "train")) / exp.alpha.batch)
     at = [e * per_epoch for e in exp.epochs]
     cfg = AlphaConfig(steps=max(at), batch=exp.alpha.batch, lr=exp.alpha.lr, lam=exp.alpha.lam)
-    snaps = [[] for _ in at]
-    for i in bar(range(0, exp.n_tasks, exp.parallel), desc="alpha, all tasks"):
-        tasks = list(range(i, min(i + exp.parallel, exp.n_tasks)))
-        name = f"alpha_{tasks[0]:05d}.safetensors"
-        if not ckpt.has(name):
-            got = fit_alpha(stream, weights, basis, tasks, cfg, exp.seed, keys=[("gn", t) for t in tasks],
-                            snapshot_at=at)
-            ckpt.save_tensors(name, {f"epoch{e}": a for e, a in zip(exp.epochs, got)})
-        saved = ckpt.load_tensors(name, device)
-        for j, e in enumerate(exp.epochs):
-            snaps[j].append(saved[f"epoch{e}"])
+
+    def learn(tasks, progress):
+        got = fit_alpha(stream, weights, basis, tasks, cfg, exp.seed, keys=[("gn", t) for t in tasks], snapshot_at=at)
+        return [({}, {"alpha": [a[b] for a in got]}) for b in range(len(tasks))]  # α after each of exp.epochs
+
+    chunks = [range(i, min(i + exp.parallel, exp.n_tasks)) for i in range(0, exp.n_tasks, exp.parallel)]
+    kept = run_tasks(ckpt.sub("alpha"), exp.n_tasks, learn, chunks=chunks, device=device,
+                     desc="alpha, all tasks").kept
     rows = []
-    for e, parts in zip(exp.epochs, snaps):
-        raw = real_masks(basis, torch.cat(parts))
+    for j, e in enumerate(exp.epochs):
+        raw = real_masks(basis, torch.stack([k["alpha"][j] for k in kept]))
         for norm in exp.normalise:
             masks = [r / r.flatten(1).norm(dim=1).view(-1, 1, 1) for r in raw] if norm else raw
             for decide in exp.decide:
@@ -315,31 +314,31 @@ class ImpressProbeExperiment:
         return TrainConfig(steps=self.mask_steps, lr=self.mask_lr, mask="topk", density=self.density)
 
 
+@register("impress_probe", version=VERSION, config="ImpressProbeExperiment")
 def run_probe(exp: ImpressProbeExperiment, ckpt: Checkpoint, device) -> dict:
     n_tasks = 1 + max(t for name in exp.layouts for part in LAYOUTS[name] for t in part)
     stream = task_stream("rotated", n_tasks, load_dataset(exp.dataset, exp.seed), base_seed=exp.seed, device=device)
     net = mlp("lenet", 10)
     weights = kaiming_normal(net, exp.seed, device)
-    own = cached_masks(stream, net, weights, range(n_tasks), exp.mask_config(), exp.seed, ckpt, exp.parallel,
+    own = learn_masks(stream, net, weights, range(n_tasks), exp.mask_config(), exp.seed, ckpt, exp.parallel,
                        "heterogeneous")
     test = lambda t: stream.task_data(t, "test", exp.test_limit)  # noqa: E731
     alone = lambda j, t: mlp_accuracy([w * m[j] for w, m in zip(weights, own)], *test(t))  # noqa: E731
-    done = ckpt.load_json("rows.json", {})
-    for name in exp.layouts:
+    jobs = {f"{name}|{steps}|{lr}": (name, steps, lr) for name in exp.layouts for steps, lr in exp.alphas}
+    references = {}  # per layout, the same for every α setting: computed once, when one of its jobs runs
+
+    def probe(label):
+        name, steps, lr = jobs[label]
         basis_tasks, new = LAYOUTS[name]
         basis = [m[list(basis_tasks)] for m in own]
-        todo = [(steps, lr) for steps, lr in exp.alphas if f"{name}|{steps}|{lr}" not in done]
-        if not todo:
-            continue
-        references = {t: {"own_mask": alone(t, t), "best_single_basis_mask": max(alone(j, t) for j in basis_tasks)}
-                      for t in new}  # the same for every α setting of this layout
-        for steps, lr in todo:
-            cfg = AlphaConfig(steps=steps, lr=lr)
-            alphas = fit_alpha(stream, weights, basis, new, cfg, exp.seed, keys=[("probe", name, t) for t in new])
-            done[f"{name}|{steps}|{lr}"] = [
-                {"layout": name, "basis_size": len(basis_tasks), "alpha_steps": steps, "alpha_lr": lr, "task": t,
-                 "degrees": 10 * t,
-                 "accuracy": mlp_accuracy([w[0] for w in combine(weights, basis, a[None])], *test(t)),
-                 **references[t]} for t, a in zip(new, alphas)]
-            ckpt.save_json("rows.json", done)
+        if name not in references:
+            references[name] = {t: {"own_mask": alone(t, t),
+                                    "best_single_basis_mask": max(alone(j, t) for j in basis_tasks)} for t in new}
+        alphas = fit_alpha(stream, weights, basis, new, AlphaConfig(steps=steps, lr=lr), exp.seed,
+                           keys=[("probe", name, t) for t in new])
+        return [{"layout": name, "basis_size": len(basis_tasks), "alpha_steps": steps, "alpha_lr": lr, "task": t,
+                 "degrees": 10 * t, "accuracy": mlp_accuracy([w[0] for w in combine(weights, basis, a[None])], *test(t)),
+                 **references[name][t]} for t, a in zip(new, alphas)]
+
+    done = run_jobs(ckpt, "rows", list(jobs), probe)
     return {"rows": [r for label in done for r in done[label]]}

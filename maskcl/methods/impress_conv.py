@@ -26,8 +26,9 @@ import torch.nn.functional as F
 from ..masks import binary_mask, init_scores, masked_weight, pack_bits, unpack_bits
 from ..nets.init import kaiming_normal
 from ..nets.resnet import ResNet, batch_stats
-from ..progress import bar
+from ..loop import run_jobs, run_tasks
 from ..scoring import task_accuracy
+from ..registry import register
 from ..store import Checkpoint
 from ..train import EpochConfig, fit_epochs, popup_epochs
 from .impress import KINDS, combine, correct_share, l1_penalty, random_basis
@@ -125,31 +126,33 @@ def learn_alpha(exp, stream, net, weights, flat, task: int, key: object, hybrid:
     return alpha, stats, head, running
 
 
-def _mask(exp, ckpt: Checkpoint, stream, net, weights, task: int, key: object, name: str):
-    """The edge-popup mask of `task` drawn from `key` (scores and data order) and its statistics, checkpointed."""
-    file = f"mask_{name}.safetensors"
-    if ckpt.has(file):
-        saved = ckpt.load_lists(file, weights[0].device, layer=len(net.shapes), stats=len(net.init_state()))
-        return [unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)], saved["stats"]
-    scores = [s.to(weights[0].device).requires_grad_() for s in init_scores(net, exp.seed, key)]
-    stats = net.init_state(weights[0].device)
-    popup_epochs(stream, net, weights, task, scores, [exp.density] * len(scores), stats, exp.mask, exp.seed,
-                 ("impress-mask", key), exp.train_limit, f"mask {name}")
-    mask = [binary_mask(s, "topk", exp.density) for s in scores]
-    ckpt.save_lists(file, layer=[pack_bits(m.flatten()) for m in mask], stats=stats)
-    return mask, stats
+def _masks(exp, ckpt: Checkpoint, stream, net, weights, jobs: list[tuple[int, object]], desc: str):
+    """Edge-popup masks (bool) with their statistics for jobs [(task, key)] — task's data, scores and batch order
+    drawn from key — through the task loop (`maskcl.loop`; kept bit-packed)."""
+    def learn(idx, progress):
+        task, key = jobs[idx[0]]
+        scores = [s.to(weights[0].device).requires_grad_() for s in init_scores(net, exp.seed, key)]
+        stats = net.init_state(weights[0].device)
+        popup_epochs(stream, net, weights, task, scores, [exp.density] * len(scores), stats, exp.mask, exp.seed,
+                     ("impress-mask", key), exp.train_limit, f"mask {key}")
+        return [({}, {"layer": [pack_bits(binary_mask(s, "topk", exp.density).flatten()) for s in scores],
+                      "stats": stats})]
+
+    kept = run_tasks(ckpt, len(jobs), learn, device=weights[0].device, desc=desc).kept
+    return [([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(k["layer"], net.shapes)], k["stats"]) for k in kept]
 
 
+@register("impress_split", version=VERSION, config="ImpressSplitExperiment", setup="images")
 def run(exp: ImpressSplitExperiment, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     """Masks (every task's own, the homogeneous ones), then α for each kind and basis size (new tasks, and
     basis-GN), plain and hybrid; every mask and every α's rows are checkpointed as they finish."""
     weights = kaiming_normal(net, exp.seed, device)  # ImpressLearn's backbone (footnote 2)
     new = exp.new_tasks
-    own = {t: _mask(exp, ckpt, stream, net, weights, t, t, f"task{t:03d}")
-           for t in bar([*range(exp.n_basis_tasks), *new], desc="SupSup masks")}
-    n_hom = max(exp.homogeneous, default=0)
-    hom = [_mask(exp, ckpt, stream, net, weights, 0, ("homogeneous", j), f"hom{j:03d}")
-           for j in bar(range(n_hom), desc="homogeneous masks")]
+    own_tasks = [*range(exp.n_basis_tasks), *new]
+    own = dict(zip(own_tasks, _masks(exp, ckpt.sub("own"), stream, net, weights, [(t, t) for t in own_tasks],
+                                     "SupSup masks")))
+    hom = _masks(exp, ckpt.sub("homogeneous"), stream, net, weights,
+                 [(0, ("homogeneous", j)) for j in range(max(exp.homogeneous, default=0))], "homogeneous masks")
     stack = lambda ms: [torch.stack([m[l] for m in ms]) for l in range(len(net.shapes))]  # noqa: E731
     bases = {"heterogeneous": stack([own[t][0] for t in range(exp.n_basis_tasks)]) if exp.n_basis_tasks else None,
              "homogeneous": stack([m for m, _ in hom]) if hom else None,
@@ -164,25 +167,27 @@ def run(exp: ImpressSplitExperiment, ckpt: Checkpoint, stream, net: ResNet, devi
               "accuracy": score(masked(own[j][0]), own[j][1], t)}
              for t in new for j in range(min(exp.n_incorrect, exp.n_basis_tasks))]
 
-    done = ckpt.load_json("alpha.json", {})
-    jobs = [(kind, n, hybrid, t) for kind in KINDS for n in getattr(exp, kind)
-            for hybrid in ((False, True) if kind in exp.hybrid else (False,)) for t in _tasks(exp, kind, n, hybrid)]
-    flat, flat_of = None, None  # the basis as floats, converted once per (kind, size)
-    for kind, n, hybrid, t in bar(jobs, desc="alpha"):
-        label = f"{kind}|{n}|{'hybrid' if hybrid else 'plain'}|{t}"
-        if label not in done:
-            if flat_of != (kind, n):
-                flat, flat_of = [m[:n].flatten(1).float() for m in bases[kind]], (kind, n)
-            alpha, stats, head, running = learn_alpha(exp, stream, net, weights, flat, t,
-                                                      ("alpha", kind, n, hybrid, t), hybrid)
-            w = as_weights(weights, flat, alpha, head, exp.density)
-            row = {"kind": kind, "size": n, "hybrid": hybrid, "role": "new" if t in new else "basis", "task": t,
-                   "accuracy": score(w, stats, t), "accuracy_running_stats": score(w, running, t)}
-            if row["role"] == "basis":  # basis task t made mask t (heterogeneous) or every mask (homogeneous)
-                row["alpha_on_own_mask"] = correct_share(alpha, t) if kind == "heterogeneous" else None
-            done[label] = row
-            ckpt.save_json("alpha.json", done)
-        rows.append(done[label])
+    jobs = {f"{kind}|{n}|{'hybrid' if hybrid else 'plain'}|{t}": (kind, n, hybrid, t) for kind in KINDS
+            for n in getattr(exp, kind) for hybrid in ((False, True) if kind in exp.hybrid else (False,))
+            for t in _tasks(exp, kind, n, hybrid)}
+    flat = {}  # the basis as floats, converted once per (kind, size) — the last one only
+
+    def alpha_row(label):
+        kind, n, hybrid, t = jobs[label]
+        if (kind, n) not in flat:
+            flat.clear()
+            flat[kind, n] = [m[:n].flatten(1).float() for m in bases[kind]]
+        basis = flat[kind, n]
+        alpha, stats, head, running = learn_alpha(exp, stream, net, weights, basis, t, ("alpha", kind, n, hybrid, t),
+                                                  hybrid)
+        w = as_weights(weights, basis, alpha, head, exp.density)
+        row = {"kind": kind, "size": n, "hybrid": hybrid, "role": "new" if t in new else "basis", "task": t,
+               "accuracy": score(w, stats, t), "accuracy_running_stats": score(w, running, t)}
+        if row["role"] == "basis":  # basis task t made mask t (heterogeneous) or every mask (homogeneous)
+            row["alpha_on_own_mask"] = correct_share(alpha, t) if kind == "heterogeneous" else None
+        return row
+
+    rows += list(run_jobs(ckpt, "alpha", list(jobs), alpha_row).values())
     own_masks = [m for m, _ in own.values()]
     return {"rows": rows, "n_weights": net.n_weights, "layers": len(net.shapes),
             "mask_density_per_layer": [float(torch.stack([m[l] for m in own_masks]).float().mean())

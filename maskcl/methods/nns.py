@@ -19,7 +19,8 @@ from ..nets.mlp import MLP, forward
 from ..data import TaskStream
 from ..infer import alpha_grads, batch_correct, decision_groups, one_shot
 from ..masks import init_scores, masked_weight
-from ..progress import bar
+from ..loop import run_tasks
+from ..registry import register
 from ..store import Checkpoint
 from ..train import task_batches
 
@@ -96,18 +97,21 @@ class MaskBank:
         self.opts.append(torch.optim.RMSprop(s, lr=self.lr, alpha=0.99, eps=1e-8))
         return j
 
-    def save(self, ckpt: Checkpoint, j: int) -> None:
+    def save(self, ckpt: Checkpoint, j: int, task: int) -> None:
+        """Mask j's scores and RMSprop state as they are after `task` (one file per version, so a run killed
+        before `task` is logged still finds the version its log names)."""
         state = self.opts[j].state
         tensors = {f"scores{l}": s.detach() for l, s in enumerate(self.scores[j])}
         for l, s in enumerate(self.scores[j]):
             if s in state:
                 tensors[f"sq{l}"] = state[s]["square_avg"]
                 tensors[f"step{l}"] = torch.as_tensor(float(state[s]["step"]))
-        ckpt.save_tensors(f"mask_{j:05d}.safetensors", tensors)
+        ckpt.save_tensors(f"mask_{j:05d}_{task:05d}.safetensors", tensors)
 
-    def load(self, ckpt: Checkpoint, k: int) -> None:
-        for j in range(k):
-            t = ckpt.load_tensors(f"mask_{j:05d}.safetensors", self.device)
+    def load(self, ckpt: Checkpoint, versions: dict[int, int]) -> None:
+        """Masks 0..k−1, mask j as it was after task versions[j]."""
+        for j in range(len(versions)):
+            t = ckpt.load_tensors(f"mask_{j:05d}_{versions[j]:05d}.safetensors", self.device)
             self.allocate()
             with torch.no_grad():
                 for l, s in enumerate(self.scores[j]):
@@ -133,15 +137,26 @@ def evaluate(stream: TaskStream, weights, masks, k: int, tasks: int, exp) -> tup
     return sum(accs) / len(accs), accs
 
 
+@register("nns", version=VERSION, config="Experiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device, cfg: NNsConfig = NNS) -> dict:
     """Train through the unlabelled stream, allocating masks as needed (at most cfg.budget), and evaluate at
-    exp.checkpoints (numbers of true tasks seen). Resumes at the last finished task."""
+    exp.checkpoints (numbers of true tasks seen). Through the task loop: the masks a task trained are saved (the
+    bank's own files, since a mask keeps training across tasks) before the task is logged, so a run resumes at
+    the last finished task."""
     weights = signed_constant(net, exp.seed, device)
     bank = MaskBank(net, weights, exp.seed, exp.train.lr)
-    state = ckpt.load_json("nns.json", {"done": 0, "k": 0, "current": None, "log": [], "rows": []})
-    bank.load(ckpt, state["k"])
-    current = state["current"]
-    for t in bar(range(state["done"], exp.n_tasks), desc="NNs tasks"):
+
+    def learn(tasks, progress):
+        t, = tasks
+        last = progress.log[-1] if progress.log else {"masks": 0, "current": None}
+        versions = {j: e["task"] for e in progress.log for j in e["touched"]}  # mask j's file after the log
+        for old in ckpt.folder.glob("mask_*_*.safetensors"):  # versions no log entry will ask for again
+            j, v = map(int, old.stem.split("_")[1:])
+            if v < versions.get(j, -1):
+                old.unlink()
+        if bank.k < last["masks"]:  # resumed: the bank as it was after the last finished task
+            bank.load(ckpt, versions)
+        current = last["current"]
         order = task_batches(stream, [t], exp.train, exp.seed)[0]
         touched, decisions = set(), []
         for step in range(exp.train.steps):
@@ -162,15 +177,16 @@ def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device, cfg: NNsCon
             bank.opts[current].step()
         bank.sync(current)
         for j in touched:
-            bank.save(ckpt, j)
-        state["log"].append({"task": t, "masks": bank.k, "decisions": decisions})
+            bank.save(ckpt, j, t)
+        record = {"task": t, "masks": bank.k, "current": current, "touched": sorted(touched), "decisions": decisions}
         if t + 1 in exp.checkpoints:
             acc, per_task = evaluate(stream, weights, bank.masks, bank.k, t + 1, exp)
-            state["rows"].append({"method": "SupSup (NNs H)", "tasks": t + 1, "accuracy": acc,
-                                  "masks_allocated": bank.k, "per_task": per_task})
-        state.update(done=t + 1, k=bank.k, current=current)
-        ckpt.save_json("nns.json", state)
-    return {"rows": [{k: v for k, v in r.items() if k != "per_task"} for r in state["rows"]],
-            "per_task": {f"NNs|{r['tasks']}": r["per_task"] for r in state["rows"]},
-            "allocation": [{"tasks": e["task"] + 1, "masks": e["masks"]} for e in state["log"]],
-            "decisions": {str(e["task"]): e["decisions"] for e in state["log"]}}
+            record["row"] = {"method": "SupSup (NNs H)", "tasks": t + 1, "accuracy": acc, "masks_allocated": bank.k}
+            record["per_task"] = per_task
+        return [(record, {})]
+
+    log = run_tasks(ckpt, exp.n_tasks, learn, device=device, desc="NNs tasks").log
+    return {"rows": [e["row"] for e in log if "row" in e],
+            "per_task": {f"NNs|{e['task'] + 1}": e["per_task"] for e in log if "row" in e},
+            "allocation": [{"tasks": e["task"] + 1, "masks": e["masks"]} for e in log],
+            "decisions": {str(e["task"]): e["decisions"] for e in log}}

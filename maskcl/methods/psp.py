@@ -18,9 +18,10 @@ import torch.nn.functional as F
 
 from ..nets.mlp import MLP
 from ..data import TaskStream
-from ..progress import bar
+from ..loop import run_tasks
 from ..scoring import accuracy
 from ..seeding import generator
+from ..registry import register
 from ..store import Checkpoint
 from ..train import fit, task_batches
 
@@ -54,17 +55,14 @@ def forward(x: torch.Tensor, weights: list[torch.Tensor], ctx: list[torch.Tensor
     return h
 
 
+@register("psp", version=VERSION, config="Experiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     """Train W on tasks 0..n−1 in turn; at every checkpoint k evaluate tasks 0..k−1 with their own contexts
-    and the current W. Resumes after the last finished task."""
-    state = ckpt.load_json("psp.json", {"done": 0, "rows": []})
-    weights = xavier_normal(net, exp.seed, device)
-    if state["done"]:
-        saved = ckpt.load_tensors("psp.safetensors", device)
-        weights = [saved[f"w{l}"] for l in range(len(weights))]
-    for t in bar(range(state["done"], exp.n_tasks), desc="psp"):
+    and the current W. Resumes after the last finished task (`maskcl.loop`)."""
+    def learn(tasks, progress):
+        t, = tasks
         ctx = contexts(net, exp.seed, t, device)
-        params = [w.clone().requires_grad_() for w in weights]
+        params = [w.clone().requires_grad_() for w in progress.carry["weights"]]
         order = task_batches(stream, [t], exp.train, exp.seed)[0]
         task = torch.tensor(t)
 
@@ -73,15 +71,14 @@ def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
             return F.cross_entropy(forward(x, params, ctx), y)
 
         fit(params, step_loss, exp.train, desc=f"psp task {t}")
-        weights = [p.detach() for p in params]
-        if t + 1 in exp.checkpoints:
-            accs = [accuracy(lambda x, c=contexts(net, exp.seed, j, device): forward(x, weights, c),
-                             *stream.task_data(j, "test", exp.test_limit))
-                    for j in range(t + 1)]
-            state["rows"].append({"method": "PSP (GG)", "tasks": t + 1, "accuracy": sum(accs) / len(accs),
-                                  "per_task": accs})
-        state["done"] = t + 1
-        ckpt.save_tensors("psp.safetensors", {f"w{l}": w for l, w in enumerate(weights)})
-        ckpt.save_json("psp.json", state)
-    return {"rows": [{k: v for k, v in r.items() if k != "per_task"} for r in state["rows"]],
-            "per_task": {f"PSP (GG)|{r['tasks']}": r["per_task"] for r in state["rows"]}}
+        progress.carry["weights"] = weights = [p.detach() for p in params]
+        if t + 1 not in exp.checkpoints:
+            return [({}, {})]
+        return [({"accuracy": [accuracy(lambda x, c=contexts(net, exp.seed, j, device): forward(x, weights, c),
+                                        *stream.task_data(j, "test", exp.test_limit)) for j in range(t + 1)]}, {})]
+
+    log = run_tasks(ckpt, exp.n_tasks, learn, {"weights": xavier_normal(net, exp.seed, device)}, device=device,
+                    desc="psp").log
+    return {"rows": [{"method": "PSP (GG)", "tasks": t + 1, "accuracy": sum(r["accuracy"]) / len(r["accuracy"])}
+                     for t, r in enumerate(log) if r],
+            "per_task": {f"PSP (GG)|{t + 1}": r["accuracy"] for t, r in enumerate(log) if r}}

@@ -14,16 +14,18 @@ from ..nets.mlp import MLP
 from ..data import TaskStream
 from ..masks import mask_bytes
 from ..scoring import evaluate, result_rows
+from ..registry import register
 from ..store import Checkpoint
-from ..train import cached_masks
+from ..train import learn_masks
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
 
 
+@register("supsup", version=VERSION, config="Experiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     weights = [w.to(getattr(torch, exp.precision)) for w in signed_constant(net, exp.seed, device)]
-    masks = cached_masks(stream, net, weights, range(exp.n_tasks), exp.train, exp.seed, ckpt, exp.parallel)
+    masks = learn_masks(stream, net, weights, range(exp.n_tasks), exp.train, exp.seed, ckpt, exp.parallel)
     per_task = evaluate(stream, weights, masks, exp, ckpt)
     density = [float(m.float().mean()) for m in masks]
     return {"rows": result_rows(per_task, exp.checkpoints), "per_task": per_task, "mask_density_per_layer": density,

@@ -22,8 +22,9 @@ import torch
 from ..masks import binary_mask, init_scores, pack_bits, unpack_bits
 from ..nets.init import signed_constant
 from ..nets.resnet import EVAL_BATCH, ResNet, forward, init_stats
-from ..progress import bar
+from ..loop import run_tasks
 from ..scoring import accuracy, evaluate, result_rows
+from ..registry import register
 from ..store import Checkpoint
 from ..train import popup_epochs, task_epochs
 
@@ -70,46 +71,39 @@ def train_task(stream, net: ResNet, weights, task: int, scores0, densities, cfg,
             [s.detach() for s in scores])
 
 
+@register("supsup_gg", version=VERSION, config="GGExperiment", setup="images")
 def run(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     """Tasks 0..n−1 in turn (task 0 for exp.first_epochs when set); each task's mask and statistics (and, with
     Transfer, the running sum of the tasks' scores) are checkpointed as it finishes, so a killed run resumes at the
     next task. With exp.objectives, then scenario GNu: the task inferred at test time among the first k masks,
-    each with its own statistics (`scoring.evaluate`, `maskcl.infer`)."""
+    each with its own statistics (`scoring.evaluate`, `maskcl.infer`). Resumable through `maskcl.loop`."""
     weights = signed_constant(net, exp.seed, device)
     densities = er_densities(net, exp.sparsity)
-    state = ckpt.load_json("gg.json", {"accuracy": [], "curves": []})
-    done = len(state["accuracy"])
-    masks, task_stats = [], []
-    for t in range(done):
-        saved = ckpt.load_lists(f"task_{t:03d}.safetensors", device, layer=len(net.shapes), stats=len(net.bn_channels))
-        masks.append([unpack_bits(p, math.prod(s)).view(s) for p, s in zip(saved["layer"], net.shapes)])
-        task_stats.append(saved["stats"])
-    score_sum = (ckpt.load_layers(f"score_sum_{done - 1:03d}.safetensors", len(net.shapes), device)
-                 if exp.transfer and done else None)
-    for t in bar(range(done, exp.n_tasks), desc="SupSup GG"):
+
+    def learn(tasks, progress):
+        t, = tasks
         fresh = init_scores(net, exp.seed, t)
-        scores0 = transfer_init(score_sum, t, fresh if exp.transfer_rescale else None) if exp.transfer and t else fresh
+        score_sum = progress.carry.get("score_sum")
+        scores0 = transfer_init(score_sum, t, fresh if exp.transfer_rescale else None) if score_sum else fresh
         m, stats, curve, scores = train_task(stream, net, weights, t, scores0, densities,
                                              task_epochs(exp.train, t, exp.first_epochs), exp.seed,
                                              exp.train_limit, exp.test_limit if exp.curves else 0)
         x, y = stream.task_data(t, "test", exp.test_limit)
-        state["accuracy"].append(accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y,
-                                          EVAL_BATCH))
-        state["curves"].append(curve)
-        ckpt.save_lists(f"task_{t:03d}.safetensors", layer=[pack_bits(v.flatten()) for v in m], stats=stats)
-        if exp.transfer:
-            score_sum = scores if score_sum is None else [a + b for a, b in zip(score_sum, scores)]
-            ckpt.save_layers(f"score_sum_{t:03d}.safetensors", score_sum)  # Σ over tasks 0..t
-        ckpt.save_json("gg.json", state)
-        masks.append(m)
-        task_stats.append(stats)
+        acc = accuracy(lambda xb: forward(xb, net, masked(weights, m), stats, train=False), x, y, EVAL_BATCH)
+        if exp.transfer:  # Σ of the final scores over tasks 0..t
+            progress.carry["score_sum"] = scores if score_sum is None else [a + b for a, b in zip(score_sum, scores)]
+        return [({"accuracy": acc, "curve": curve}, {"layer": [pack_bits(v.flatten()) for v in m], "stats": stats})]
+
+    log = run_tasks(ckpt, exp.n_tasks, learn, device=device, desc="SupSup GG")
+    masks = [[unpack_bits(p, math.prod(s)).view(s) for p, s in zip(k["layer"], net.shapes)] for k in log.kept]
+    task_stats = [k["stats"] for k in log.kept]
+    acc = [r["accuracy"] for r in log.log]
     gnu = gnu_rows(exp, ckpt, stream, net, weights, masks, task_stats) if exp.objectives else {}
     name = "SupSup (GG)" + (" Transfer" if exp.transfer else "") + ("" if exp.transfer_rescale or not exp.transfer
                                                                    else ", unnormalised")
-    acc = state["accuracy"]
     return {"rows": [{"method": name, "sparsity": exp.sparsity, "tasks": exp.n_tasks, "accuracy": sum(acc) / len(acc)},
                      *gnu.get("rows", [])],
-            "per_task": {name: acc, **gnu.get("per_task", {})}, "curves": state["curves"],
+            "per_task": {name: acc, **gnu.get("per_task", {})}, "curves": [r["curve"] for r in log.log],
             "mask_density_per_layer": [float(torch.stack([m[l] for m in masks]).float().mean())
                                        for l in range(len(net.shapes))]}
 
