@@ -1,52 +1,18 @@
 """Computing a notebook's runs without executing the notebook: spread over local processes, or submitted to a
 SLURM cluster through submitit — one job per run. Every run is already keyed, cached and resumable
-(`maskcl.runs.run`); what this adds is a claim per key, so two workers (processes, jobs, or two launches at once)
-never train the same run twice: a worker takes `<cache>/claims/<key>` atomically (O_EXCL) or leaves the run to
-whoever holds it. A claim whose local process has died is taken over; its checkpoints make the rerun resume."""
+(`maskcl.runs.run`, which also claims each key, `maskcl.claims`); a worker here leaves a run claimed by another
+worker to it and reports it as busy instead of waiting for it."""
 from __future__ import annotations
 
 import os
-import socket
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .claims import claim
 from .paths import cache_dir, results_dir
 from .profiles import notebook_experiments, select
 from .runs import key, result_path, run
-
-
-def _alive(host: str, pid: int) -> bool:
-    if host != socket.gethostname():
-        return True  # another machine's process: assume it is working
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def claim(path: Path) -> bool:
-    """Take the claim file `path` (host and pid inside) unless a live worker holds it; True when taken."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    for _ in range(2):
-        try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                host, pid = path.read_text().split()
-            except (OSError, ValueError):  # being written or just released: let its owner have it
-                return False
-            if _alive(host, int(pid)):
-                return False
-            path.unlink(missing_ok=True)  # its worker died: take over (the run resumes from its checkpoints)
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{socket.gethostname()} {os.getpid()}")
-        return True
-    return False
 
 
 @dataclass(frozen=True)
@@ -83,6 +49,20 @@ class RunJob:
         return submitit.helpers.DelayedSubmission(self, exp)
 
 
+def _end_with(launcher: int) -> None:
+    """In a worker: exit as soon as the launcher is gone (even after kill -9), instead of living on orphaned. Its
+    run resumes from its checkpoints next time."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == launcher:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def unique_runs(notebook: str, profile: str, where: dict[str, str] | None = None) -> list:
     """The notebook's runs under `profile` (those matching `where`), each key once (notebooks may list a run
     twice)."""
@@ -111,7 +91,8 @@ def launch(notebook: str, profile: str, device: str = "auto", jobs: int = 1, exe
         else:
             import multiprocessing
 
-            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            with ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                     initializer=_end_with, initargs=(os.getpid(),)) as pool:
                 states = list(pool.map(job, exps))
     elif executor in ("slurm", "submitit-local"):
         import submitit

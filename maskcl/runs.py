@@ -9,7 +9,9 @@ run resumes where it stopped. Every result records profile, seed, device, versio
 from __future__ import annotations
 
 import datetime
+import os
 import platform
+import socket
 import subprocess
 import sys
 import tempfile
@@ -20,7 +22,8 @@ from pathlib import Path
 import torch
 
 from . import fingerprint, registry
-from .paths import cache_dir, results_dir
+from .claims import claim, holder
+from .paths import cache_dir, data_dir, results_dir
 from .setups import SETUPS, image_data  # noqa: F401  (image_data: the data sets of the "images" setup)
 from .store import Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, write_json
 from .train import EpochConfig, TrainConfig
@@ -206,8 +209,25 @@ def version(name: str) -> int:
     return registry.get(name).version
 
 
+def config_of(exp) -> dict:
+    """The config a result records and is keyed by: `config_dict`, with dataset 'auto' replaced by the data set
+    it resolves to on this machine (so a run on synthetic data never passes for one on real MNIST)."""
+    config = config_dict(exp)
+    if config.get("dataset") == "auto":
+        from .data import mnist_available
+
+        config["dataset"] = "mnist" if mnist_available() else "synthetic"
+        if config["dataset"] == "synthetic" and not _told.get("auto"):
+            _told["auto"] = True
+            _warn(f"MNIST is not in {data_dir()}: runs with dataset='auto' use synthetic data (and say so in their key)")
+    return config
+
+
+_told: dict[str, bool] = {}
+
+
 def key(exp) -> str:
-    return _key(exp.method, config_dict(exp), version(exp.method))
+    return _key(exp.method, config_of(exp), version(exp.method))
 
 
 def result_path(exp, results: Path | None = None) -> Path:
@@ -257,6 +277,26 @@ def run(exp, profile: str = "custom", device: str = "auto", results: Path | None
         except CorruptFile as err:
             _warn(f"{err}; moved to {move_aside(path, 'corrupt').name}, computing it again")
     _check_writable(path.parent)  # before the training, not after it
+    lock = Path(cache or cache_dir()) / "claims" / key(exp)
+    held_already = holder(lock) == (socket.gethostname(), os.getpid())  # e.g. by a launcher's worker: it releases
+    while not claim(lock):  # another process computes this run (a notebook and the CLI at once): wait for it
+        if not _told.get(str(lock)):
+            _told[str(lock)] = True
+            _warn(f"run {key(exp)} is being computed by {' pid '.join(map(str, holder(lock) or ('?', '?')))}; waiting")
+        time.sleep(WAIT_S)
+        if path.exists():
+            return read_json(path)
+    try:
+        return _compute(exp, profile, dev, path, cache)
+    finally:
+        if not held_already:
+            lock.unlink(missing_ok=True)
+
+
+WAIT_S = 2.0  # how often a run waits for another process's claim
+
+
+def _compute(exp, profile: str, dev: torch.device, path: Path, cache: Path | None) -> dict:
     method = registry.get(exp.method)
     code = code_of(exp.method)
     folder = Path(cache or cache_dir()) / "ckpt" / key(exp)
@@ -274,7 +314,7 @@ def run(exp, profile: str = "custom", device: str = "auto", results: Path | None
         start = time.perf_counter()
         out = (SETUPS[method.setup](method.run) if method.setup else method.run)(exp, ckpt, dev)
     result = {"key": key(exp), "experiment": exp.method, "method_version": method.version,
-              "config": config_dict(exp), **out, "code": code,
+              "config": config_of(exp), **out, "code": code,
               "provenance": provenance(profile, dev, time.perf_counter() - start)}
     write_json(path, result)
     return read_json(path)  # exactly what a later, cached call returns (key order included)

@@ -88,3 +88,13 @@ def test_ctrl_c_stops_reproduce_at_once_with_the_summary_so_far(tmp_path):
     assert "reproduce.sh: interrupted" in err
     assert [line.split()[-1] for line in out.splitlines() if line.startswith("01_")] == ["interrupted"]
     assert "== 02" not in out  # the next notebook never started
+
+
+def test_dataset_auto_is_keyed_by_the_data_set_it_resolves_to(tmp_path, monkeypatch):
+    from dataclasses import replace
+
+    monkeypatch.setenv("MASKCL_DATA", str(tmp_path / "empty"))  # no MNIST here: 'auto' means synthetic
+    auto = replace(TINY, dataset="auto")
+    assert runs.key(auto) == runs.key(replace(TINY, dataset="synthetic")) != runs.key(replace(TINY, dataset="mnist"))
+    res = runs.run(auto, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert res["config"]["dataset"] == "synthetic" and runs.stale(tmp_path / "r") == []

@@ -3,13 +3,14 @@ with each run trained exactly once however many workers go at it."""
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from maskcl import launch
+from maskcl import claims, launch
 from maskcl.runs import key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -17,10 +18,44 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_a_claim_is_taken_once_and_taken_over_from_a_dead_worker(tmp_path):
     path = tmp_path / "claims" / "k"
-    assert launch.claim(path) and not launch.claim(path)  # this process holds it
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    path.write_text(f"{launch.socket.gethostname()} {int(dead.stdout)}")  # a worker that has exited
-    assert launch.claim(path) and path.read_text().split()[1] == str(os.getpid())
+    assert claims.claim(path) and claims.claim(path)  # this process holds it (and may ask again)
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        path.write_text(f"{socket.gethostname()} {live.pid}")  # another live worker holds it
+        assert not claims.claim(path)
+    finally:
+        live.kill()
+        live.wait()
+    assert claims.claim(path) and path.read_text().split()[1] == str(os.getpid())  # its worker died: taken over
+
+
+def test_the_runner_waits_for_a_run_another_process_computes_then_takes_it_over(tmp_path, monkeypatch):
+    """A notebook and the CLI at once: the second caller waits on the first one's claim (here a process that
+    dies without a result), then computes the run itself — once."""
+    import threading
+    import time
+
+    from maskcl import runs
+    from maskcl.runs import Experiment
+    from maskcl.train import TrainConfig
+
+    exp = Experiment(arch="lenet", out_size=10, n_tasks=1, checkpoints=(1,), train=TrainConfig(steps=10, batch=32),
+                     test_limit=64, dataset="synthetic")
+    monkeypatch.setattr(runs, "WAIT_S", 0.1)
+    lock = tmp_path / "c" / "claims" / key(exp)
+    lock.parent.mkdir(parents=True)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    lock.write_text(f"{socket.gethostname()} {other.pid}")
+    got = {}
+    worker = threading.Thread(target=lambda: got.update(res=runs.run(exp, device="cpu", results=tmp_path / "r",
+                                                                      cache=tmp_path / "c")))
+    worker.start()
+    time.sleep(1.0)
+    assert worker.is_alive() and "res" not in got  # waiting, not computing
+    other.kill()
+    other.wait()
+    worker.join(120)
+    assert got["res"]["rows"] and not lock.exists()
 
 
 def test_unique_runs_lists_each_key_once():
@@ -128,3 +163,37 @@ def test_stored_paper_runs_replace_their_curve_and_nothing_else(tmp_path, monkey
     ran.clear()
     profiles.with_stored_paper_runs(profiles.impresslearn, "quick", None, "density=0.2", curve=curve)
     assert [e.stream for e in ran] == ["rotated", "permuted"]
+
+
+def test_workers_end_with_their_launcher_even_after_kill_9(tmp_path):
+    """A --jobs launcher killed with SIGKILL leaves no worker behind (they would idle on, orphaned)."""
+    import signal
+    import time
+
+    script = ("import sys; from maskcl.launch import launch; "
+              "launch('01', 'smoke', 'cpu', jobs=2, results=sys.argv[1], cache=sys.argv[2])")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MASKCL_PROGRESS": "0"}
+    proc = subprocess.Popen([sys.executable, "-c", script, str(tmp_path / "r"), str(tmp_path / "c")], env=env)
+    deadline = time.time() + 60
+    children = []
+    while time.time() < deadline and not children:
+        out = subprocess.run(["pgrep", "-P", str(proc.pid)], capture_output=True, text=True).stdout.split()
+        children = [int(p) for p in out]
+        time.sleep(0.2)
+    assert children, "the launcher started no workers"
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    def running(pid):  # an exited child whose new parent has not reaped it yet (a zombie) counts as ended
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.time() + 15
+    while time.time() < deadline and any(running(p) for p in children):
+        time.sleep(0.2)
+    alive = [p for p in children if running(p)]
+    for p in alive:
+        os.kill(p, signal.SIGKILL)
+    assert not alive, f"workers {alive} outlived their launcher"
