@@ -25,7 +25,8 @@ from . import fingerprint, registry
 from .claims import claim, holder
 from .paths import cache_dir, data_dir, results_dir
 from .setups import SETUPS, image_data  # noqa: F401  (image_data: the data sets of the "images" setup)
-from .store import Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, write_json
+from .store import (Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, remove_orphans,
+                    write_json)
 from .train import EpochConfig, TrainConfig
 
 PROFILES = ("smoke", "quick", "paper")
@@ -300,6 +301,9 @@ def _compute(exp, profile: str, dev: torch.device, path: Path, cache: Path | Non
     method = registry.get(exp.method)
     code = code_of(exp.method)
     folder = Path(cache or cache_dir()) / "ckpt" / key(exp)
+    remove_orphans(folder)  # this run's claim is held: nobody else writes here
+    for tmp in path.parent.glob(f".{path.name}.*.tmp"):
+        tmp.unlink(missing_ok=True)
     made_by = Checkpoint(folder).load_json("code.json") if (folder / "code.json").exists() else None
     if folder.exists() and made_by != code:
         _warn(f"{folder}: checkpoints of other code; moved to {move_aside(folder, 'other-code').name}, starting afresh")

@@ -47,10 +47,29 @@ def _atomic_write(path: Path, write) -> None:
     try:
         write(tmp)
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are ordinary files
+        _fsync(tmp)  # the bytes are on disk before the name points at them ...
         os.replace(tmp, path)
+        _fsync(path.parent)  # ... and the new name is too: after a power loss a piece is old or new, never torn
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _fsync(path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def remove_orphans(folder: Path, pattern: str = ".*.tmp") -> int:
+    """Delete the half-written temporary files a killed write left in `folder` (and below); only call it where no
+    other process writes (a run's own checkpoint folder, held by its claim). Returns how many were removed."""
+    found = list(Path(folder).rglob(pattern)) if Path(folder).is_dir() else []
+    for tmp in found:
+        tmp.unlink(missing_ok=True)
+    return len(found)
 
 
 def write_json(path: Path, obj) -> None:

@@ -98,3 +98,34 @@ def test_dataset_auto_is_keyed_by_the_data_set_it_resolves_to(tmp_path, monkeypa
     assert runs.key(auto) == runs.key(replace(TINY, dataset="synthetic")) != runs.key(replace(TINY, dataset="mnist"))
     res = runs.run(auto, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
     assert res["config"]["dataset"] == "synthetic" and runs.stale(tmp_path / "r") == []
+
+
+def test_half_written_files_of_a_killed_write_are_cleaned_when_the_run_resumes(tmp_path):
+    folder = tmp_path / "c" / "ckpt" / runs.key(TINY)
+    (folder / "masks").mkdir(parents=True)
+    orphans = [folder / "masks" / ".task_00000.safetensors.abc.tmp", folder / ".progress.json.def.tmp"]
+    result_tmp = runs.result_path(TINY, tmp_path / "r")
+    result_tmp = result_tmp.parent / f".{result_tmp.name}.xyz.tmp"
+    result_tmp.parent.mkdir(parents=True)
+    for f in (*orphans, result_tmp):
+        f.write_text("half")
+    runs.run(TINY, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+    assert not any(f.exists() for f in (*orphans, result_tmp))
+
+
+def test_notebook_parameters_are_checked_before_any_run(tmp_path):
+    from maskcl.notebook import check_parameters
+
+    check_parameters({"PROFILE": "smoke", "DEVICE": "cpu", "TOLERANCE": 0.5, "SEEDS": [0, 1]})
+    for bad, what in (({"TOLERANCE": "abc"}, "TOLERANCE='abc'"), ({"PROFILE": "fast"}, "PROFILE='fast'"),
+                      ({"SEEDS": "0,1"}, "SEEDS='0,1'"), ({"DEVICE": "tpu"}, "DEVICE='tpu'")):
+        with pytest.raises(ValueError, match=what):
+            check_parameters(bad)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "MASKCL_RESULTS": str(tmp_path / "r"),
+           "MASKCL_CACHE": str(tmp_path / "c"), "MASKCL_FIGURES": str(tmp_path / "f")}
+    out = subprocess.run([sys.executable, "-m", "papermill", str(ROOT / "notebooks" / "09_exssnet_splitmnist.ipynb"),
+                          str(tmp_path / "out.ipynb"), "-p", "PROFILE", "smoke", "-p", "TOLERANCE", "abc",
+                          "--cwd", str(ROOT / "notebooks"), "--no-progress-bar"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0 and "TOLERANCE='abc'" in out.stderr + out.stdout
+    assert not (tmp_path / "r").exists(), "a run started before the parameters were checked"
