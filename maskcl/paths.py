@@ -39,5 +39,7 @@ def cache_dir() -> Path:
 
 
 def figures_dir() -> Path:
-    """$MASKCL_FIGURES: PNG + CSV + provenance of every figure, default <root>/figures."""
-    return _path("MASKCL_FIGURES", "figures")
+    """$MASKCL_FIGURES: PNG + CSV + provenance of every figure, default <root>/build/figures — a notebook run in
+    JupyterLab never writes into the committed gallery <root>/figures (reproduce.sh --gallery / --from-results
+    point this variable there)."""
+    return _path("MASKCL_FIGURES", "build/figures")

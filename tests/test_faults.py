@@ -129,3 +129,10 @@ def test_notebook_parameters_are_checked_before_any_run(tmp_path):
                          env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode != 0 and "TOLERANCE='abc'" in out.stderr + out.stdout
     assert not (tmp_path / "r").exists(), "a run started before the parameters were checked"
+
+
+def test_a_notebook_run_by_hand_never_writes_into_the_committed_gallery(monkeypatch):
+    from maskcl.paths import figures_dir, project_root
+
+    monkeypatch.delenv("MASKCL_FIGURES", raising=False)
+    assert figures_dir() == project_root() / "build" / "figures" != project_root() / "figures"
