@@ -116,7 +116,7 @@ def test_submitit_executor_gives_the_same_results_as_local_processes(tmp_path):
 
 
 def test_bad_launch_arguments_are_clear_errors(tmp_path):
-    with pytest.raises(ValueError, match="no notebook numbered"):
+    with pytest.raises(ValueError, match="no notebook"):
         launch.launch("99", "smoke", results=tmp_path, cache=tmp_path)
     with pytest.raises(ValueError, match="unknown executor"):
         launch.launch("09", "smoke", executor="kubernetes", results=tmp_path, cache=tmp_path)
