@@ -117,6 +117,7 @@ def test_notebook_parameters_are_checked_before_any_run(tmp_path):
     from maskcl.notebook import check_parameters
 
     check_parameters({"PROFILE": "smoke", "DEVICE": "cpu", "TOLERANCE": 0.5, "SEEDS": [0, 1]})
+    check_parameters({"SEEDS": None})  # notebook 06: the profile's seeds
     for bad, what in (({"TOLERANCE": "abc"}, "TOLERANCE='abc'"), ({"PROFILE": "fast"}, "PROFILE='fast'"),
                       ({"SEEDS": "0,1"}, "SEEDS='0,1'"), ({"DEVICE": "tpu"}, "DEVICE='tpu'")):
         with pytest.raises(ValueError, match=what):
