@@ -38,7 +38,8 @@ def module_hash(path: Path) -> str:
     return hashlib.sha256(ast.dump(tree).encode()).hexdigest()[:12]
 
 
-def _imports(module: str, path: Path) -> set[str]:
+@lru_cache(maxsize=None)
+def _imports(module: str, path: Path) -> frozenset[str]:
     """The maskcl modules `module` names in its import statements (anywhere in it)."""
     package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
     out = set()
@@ -55,7 +56,7 @@ def _imports(module: str, path: Path) -> set[str]:
                 continue
             out.add(target)
             out |= {f"{target}.{a.name}" for a in node.names if _path(f"{target}.{a.name}")}
-    return {m for m in out if _path(m)}
+    return frozenset(m for m in out if _path(m))
 
 
 def modules(*names: str) -> list[str]:

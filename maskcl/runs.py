@@ -24,7 +24,7 @@ import torch
 from . import fingerprint, registry
 from .claims import claim, holder
 from .paths import cache_dir, data_dir, results_dir
-from .setups import SETUPS, image_data  # noqa: F401  (image_data: the data sets of the "images" setup)
+from .setups import SETUPS
 from .store import (Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, remove_orphans,
                     write_json)
 from .train import EpochConfig, TrainConfig
@@ -309,14 +309,15 @@ def _compute(exp, profile: str, dev: torch.device, path: Path, cache: Path | Non
         _warn(f"{folder}: checkpoints of other code; moved to {move_aside(folder, 'other-code').name}, starting afresh")
     ckpt = Checkpoint(folder)
     ckpt.save_json("code.json", code)
+    go = SETUPS[method.setup](method.run) if method.setup else method.run
     start = time.perf_counter()
     try:
-        out = (SETUPS[method.setup](method.run) if method.setup else method.run)(exp, ckpt, dev)
+        out = go(exp, ckpt, dev)
     except CorruptFile as err:
         _warn(f"{err}; its checkpoints moved to {move_aside(folder, 'corrupt').name}, starting afresh")
         ckpt.save_json("code.json", code)
         start = time.perf_counter()
-        out = (SETUPS[method.setup](method.run) if method.setup else method.run)(exp, ckpt, dev)
+        out = go(exp, ckpt, dev)
     result = {"key": key(exp), "experiment": exp.method, "method_version": method.version,
               "config": config_of(exp), **out, "code": code,
               "provenance": provenance(profile, dev, time.perf_counter() - start)}
