@@ -18,7 +18,7 @@ from bench_supsup import save, timed
 
 from maskcl.data import class_split, load_cifar
 from maskcl.masks import binary_mask, init_scores, masked_weight
-from maskcl.methods.supsup_gg import er_densities, train_task
+from maskcl.methods.supsup import er_densities, train_conv_task as train_task
 from maskcl.nets.init import signed_constant
 from maskcl.nets.resnet import ResNet, forward, init_stats
 from maskcl.runs import resolve_device

@@ -18,7 +18,8 @@ from maskcl.data import load_dataset, task_stream
 from maskcl.infer import decision_groups, one_shot
 from maskcl.masks import mask_bytes
 from maskcl.runs import provenance, resolve_device
-from maskcl.train import TrainConfig, train_masks
+from maskcl.methods.supsup import train_masks
+from maskcl.train import TrainConfig
 
 
 def sync(device):

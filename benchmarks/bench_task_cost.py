@@ -3,10 +3,10 @@ RMSprop steps of batch 128, then GG and GNu one-shot evaluation. Everything belo
 machine is shared and its speed drifts; compare numbers within one JSON).
 
 training, per task (1000 steps; `--parallel` tasks stacked, as `cached_masks` trains a chunk):
-  step       the whole training step (`train.train_masks`)
-  step_by_autograd  the same step with autograd taking the gradients (the library before `train.batched_grads`)
+  step       the whole training step (`methods.supsup.train_masks`, by default `kernels.mlp_train`)
+  step_by_autograd  the same step with autograd taking the gradients (`train_masks(fast=False)`, the readable path)
   matmul     its matrix products alone on tensors of the same shapes (the floor no step can beat)
-  mask       `masks.masked_weight_` and `masks.score_grad_` (threshold into W's dtype, product; gradient ⊙ W)
+  mask       `kernels.mlp_train.masked_weight_` and `score_grad_` (threshold into W's dtype, product; gradient ⊙ W)
   optimiser  the RMSprop update
   data       gathering the batch: rows, the task's permutation, normalisation
   rest       step − the four above: loss and its gradient, ReLUs and theirs, Python
@@ -14,7 +14,7 @@ evaluation, per task:
   GG         its 10,000 test images under its own mask (`infer.batch_correct`)
   one-shot   its 79 test batches decided among k masks (H; first image, full batch), at k = 250; and the same
              by autograd (the library before `infer.alpha_grads` took its gradients by hand)
-  GNu, Fig. 3  what `scoring.evaluate` spends per task over the paper's checkpoints (10 … 250 tasks),
+  GNu, Fig. 3  what `methods.supsup.evaluate` spends per task over the paper's checkpoints (10 … 250 tasks),
              objectives H and G, first image and full batch: Σ_k (4k · t(k) + s(k)) / 250 from one-shot timed at every
              k (t per rule; G costs what H costs) and s(k), its superposed network, built once per checkpoint
 checkpoint I/O: packing, writing and reading back one task's mask
@@ -40,13 +40,15 @@ import torch
 
 from maskcl.data import load_dataset, task_stream
 from maskcl.infer import batch_correct, decision_groups, entropy, one_shot, superpose
-from maskcl.masks import init_scores, masked_weight, masked_weight_, pack_bits, score_grad_
+from maskcl.kernels.mlp_train import masked_weight_, score_grad_
+from maskcl.masks import init_scores, pack_bits
+from maskcl.methods.supsup import train_masks
 from maskcl.nets.init import signed_constant
 from maskcl.nets.mlp import forward, mlp
 from maskcl.paper import TASKS_250
 from maskcl.store import Checkpoint
 from maskcl import train as train_module
-from maskcl.train import TrainConfig, task_batches, train_masks
+from maskcl.train import TrainConfig, task_batches
 
 sys.path.insert(0, str(Path(__file__).parent))
 from bench_scale import matmul_floor  # noqa: E402
@@ -68,28 +70,18 @@ def best_of(fn, rounds: int = 3, repeat: int = 20) -> float:
 
 
 def step_seconds(stream, net, weights, parallel: int, measure: int = 60) -> float:
-    """Seconds per task of 1000 training steps (`train.train_masks`) for a chunk of `parallel` tasks."""
+    """Seconds per task of 1000 training steps (`methods.supsup.train_masks`) for a chunk of `parallel` tasks."""
     tasks, cfg = list(range(parallel)), TrainConfig(steps=measure)
     return STEPS * best_of(lambda: train_masks(stream, net, weights, tasks, cfg, 0), rounds=3, repeat=1) \
         / measure / parallel
 
 
 def autograd_step_seconds(stream, net, weights, parallel: int, measure: int = 60) -> float:
-    """The same, with the gradients taken by autograd through `masks.masked_weight` (the training step before
-    `train.batched_grads`; same masks, bit for bit)."""
-    cfg = TrainConfig(steps=measure)
-
-    def chunk():
-        def group(part):
-            tasks = list(range(parallel))[part]
-            scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]).requires_grad_() for l in range(3)]
-            loss = train_module.batched_loss(stream, task_batches(stream, tasks, cfg, 0), tasks,
-                                             lambda: [masked_weight(w, s) for w, s in zip(weights, scores)])
-            train_module.fit(scores, loss, cfg)
-            return [s.detach() for s in scores]
-        train_module.in_groups(weights[0].device, parallel, group)
-
-    return STEPS * best_of(chunk, rounds=3, repeat=1) / measure / parallel
+    """The same, with the gradients taken by autograd through `masks.masked_weight` (`train_masks(fast=False)`,
+    the readable path; same masks, bit for bit)."""
+    tasks, cfg = list(range(parallel)), TrainConfig(steps=measure)
+    return STEPS * best_of(lambda: train_masks(stream, net, weights, tasks, cfg, 0, fast=False), rounds=3,
+                           repeat=1) / measure / parallel
 
 
 def training_parts(stream, net, weights, parallel: int) -> dict:
@@ -147,7 +139,7 @@ def one_shot_by_autograd(weights, masks, x, objective="H"):
 
 def evaluation_parts(stream, net, weights, k_max: int = 250) -> dict:
     """Seconds per task: GG, one-shot at k = k_max (and, for comparison, one-shot by autograd), and Fig. 3's GNu
-    evaluation amortised per task, as `scoring.evaluate` does it (masks as floats and one-shot's superposed
+    evaluation amortised per task, as `methods.supsup.evaluate` does it (masks as floats and one-shot's superposed
     network computed once per checkpoint, shared by its k tasks, 2 objectives and 2 rules)."""
     g = torch.Generator().manual_seed(0)
     masks = [torch.rand(k_max, *s, generator=g) < 0.5 for s in net.shapes]

@@ -48,7 +48,7 @@ def _ge(a: torch.Tensor, b: torch.Tensor | float, dtype: torch.dtype) -> torch.T
     return torch.ge(a, b, out=torch.empty(a.shape, dtype=dtype, device=a.device))
 
 
-def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None, layer_dims: int | None = None,
+def hard_and_soft(scores: torch.Tensor, kind: str, density: float | None, layer_dims: int | None = None,
                    dtype: torch.dtype = torch.bool) -> tuple[torch.Tensor, torch.Tensor]:
     """The mask a config names ('threshold', or 'topk' with a density) — bool, or 0/1 in `dtype` — and the tensor
     its gradient reaches."""
@@ -63,7 +63,7 @@ def _hard_and_soft(scores: torch.Tensor, kind: str, density: float | None, layer
 
 def _float_mask(scores: torch.Tensor, kind: str, density: float | None = None,
                 layer_dims: int | None = None) -> torch.Tensor:
-    hard, soft = _hard_and_soft(scores, kind, density, layer_dims, scores.dtype)
+    hard, soft = hard_and_soft(scores, kind, density, layer_dims, scores.dtype)
     return straight_through(hard, soft)
 
 
@@ -81,7 +81,7 @@ def topk_mask(scores: torch.Tensor, density: float, layer_dims: int | None = Non
 def binary_mask(scores: torch.Tensor, kind: str = "threshold", density: float | None = None,
                 layer_dims: int | None = None) -> torch.Tensor:
     """The trained mask at rest: bool, the shape of `scores` (see `topk_mask` for `layer_dims`)."""
-    return _hard_and_soft(scores, kind, density, layer_dims)[0]
+    return hard_and_soft(scores, kind, density, layer_dims)[0]
 
 
 class _MaskedWeight(torch.autograd.Function):
@@ -110,31 +110,13 @@ class _MaskedWeight(torch.autograd.Function):
         return grad_w, None, grad_soft
 
 
-def masked_weight_(out: torch.Tensor, w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
-                   density: float | None = None) -> torch.Tensor:
-    """W ⊙ M(scores) written into `out` (W's dtype, the scores' shape), without autograd: masked_weight's forward
-    in two passes and no allocation (score_grad_ is its backward)."""
-    if kind == "threshold":
-        torch.ge(scores, 0, out=out)
-    else:
-        out.copy_(_hard_and_soft(scores, kind, density, w.dim(), out.dtype)[0])
-    return out.mul_(w)
-
-
-def score_grad_(grad: torch.Tensor, w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold") -> torch.Tensor:
-    """∂L/∂scores from grad = ∂L/∂(W ⊙ M) (overwritten): grad ⊙ W, straight through the threshold, and for top-k,
-    whose gradient reaches |score|, times sgn(score); in the scores' dtype. masked_weight's backward, bit for bit."""
-    grad = grad.mul_(w).to(scores.dtype)
-    return grad.mul_(scores.sgn()) if kind == "topk" else grad
-
-
 def masked_weight(w: torch.Tensor, scores: torch.Tensor, kind: str = "threshold",
                   density: float | None = None) -> torch.Tensor:
     """W ⊙ M(scores), M the mask `kind` names, for scores of W's shape or stacked over tasks along leading dims
     (a top-k layer is all of W's elements): the forward and gradients of `w * threshold_mask(scores)` (or
     `topk_mask`) bit for bit, in two element-wise passes (the threshold written as 0/1 in W's dtype, the
     product) instead of five. W receives a gradient (∂L/∂(W ⊙ M) ⊙ M) only when it requires one."""
-    hard, soft = _hard_and_soft(scores, kind, density, w.dim(), w.dtype)
+    hard, soft = hard_and_soft(scores, kind, density, w.dim(), w.dtype)
     return _MaskedWeight.apply(w, hard, soft)
 
 

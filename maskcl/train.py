@@ -15,13 +15,11 @@ from typing import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-from .nets.mlp import MLP, backward, forward
+from .nets.mlp import forward
 from .data import TaskStream, batch_order
-from .loop import run_tasks
-from .masks import binary_mask, init_scores, masked_weight, masked_weight_, pack_bits, score_grad_, unpack_bits
+from .masks import masked_weight
 from .progress import bar
 from .seeding import generator
-from .store import Checkpoint
 
 
 @dataclass(frozen=True)
@@ -96,28 +94,6 @@ def batched_loss(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
     return step_loss
 
 
-def cross_entropy_grad(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """∂L/∂logits of batched_loss's L = Σ_b mean_i CE(logits[b, i], y[b, i]), i.e. (softmax − one-hot) / n per
-    task, computed as autograd does (log-softmax's own backward of −1/n at each label) and so the same bits."""
-    logp = torch.log_softmax(logits.float().flatten(0, 1), 1)  # the loss in fp32, as in batched_loss
-    nll = torch.zeros_like(logp).scatter_(1, y.reshape(-1, 1), -1.0 / logits.shape[-2])
-    return torch._log_softmax_backward_data(nll, logp, 1, logp.dtype).view(logits.shape).to(logits.dtype)
-
-
-def batched_grads(stream: TaskStream, order: torch.Tensor, tasks: Sequence[int],
-                  weights_of_step: Callable[[], list[torch.Tensor]]) -> Callable[[int], list[torch.Tensor]]:
-    """step -> ∂L/∂W_l of batched_loss's L at W = weights_of_step(), by hand (`mlp.backward`; no autograd), each
-    (B, out, in): the gradients autograd gives, bit for bit, for less time and memory."""
-    task_ids = torch.tensor(list(tasks), device=stream.device)[:, None]
-
-    def step_grads(step: int) -> list[torch.Tensor]:
-        x, y = stream.inputs("train", order[:, step], task_ids)
-        weights, inputs = weights_of_step(), []
-        return backward(inputs, weights, cross_entropy_grad(forward(x, weights, inputs=inputs), y))
-
-    return step_grads
-
-
 # Tasks stacked in one training step on a CPU: beyond about 16 LeNet tasks the stacked scores, masks and gradients
 # spill out of the caches and each task's step gets slower (benchmarks/bench_task_cost.py). Grouping is exact:
 # each task's gradient and update do not depend on which tasks share its step.
@@ -131,67 +107,6 @@ def in_groups(device: torch.device, n_tasks: int,
     size = CPU_GROUP if torch.device(device).type == "cpu" else max(1, n_tasks)
     groups = [train_group(slice(i, i + size)) for i in range(0, n_tasks, size)]
     return groups[0] if len(groups) == 1 else [torch.cat(layer) for layer in zip(*groups)]
-
-
-def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks: Sequence[int],
-                cfg: TrainConfig, seed: int, keys: Sequence | None = None) -> list[torch.Tensor]:
-    """Supermasks for `tasks`, trained together (on a CPU, CPU_GROUP at a time); returns per layer a bool tensor
-    (B, out, in).
-
-    Mask b's scores start from init_scores(net, seed, key_b) and see batches in order batch_order(seed, key_b),
-    key_b = keys[b] or tasks[b], so a mask does not depend on which other masks share its batch. Distinct keys
-    on one task give distinct masks of that task (ImpressLearn's homogeneous impressions).
-    """
-    tasks, keys = list(tasks), list(keys or tasks)
-    return in_groups(weights[0].device, len(tasks),
-                     lambda part: _train_masks(stream, net, weights, tasks[part], cfg, seed, keys[part]))
-
-
-def _train_masks(stream, net, weights, tasks, cfg, seed, keys) -> list[torch.Tensor]:
-    device = weights[0].device
-    per_task = [init_scores(net, seed, k) for k in keys]
-    scores = [torch.stack([s[layer] for s in per_task]).to(device) for layer in range(len(weights))]
-    order = task_batches(stream, tasks, cfg, seed, keys)
-    buffers = [torch.empty(s.shape, dtype=w.dtype, device=device) for w, s in zip(weights, scores)]
-    grads = batched_grads(stream, order, tasks, lambda: [masked_weight_(b, w, s, cfg.mask, cfg.density)
-                                                         for b, w, s in zip(buffers, weights, scores)])
-    fit(scores, lambda step: [score_grad_(g, w, s, cfg.mask) for g, w, s in zip(grads(step), weights, scores)], cfg,
-        desc=f"masks {tasks[0]}..{tasks[-1]}", by_hand=True)
-    return [binary_mask(s, cfg.mask, cfg.density, layer_dims=s.dim() - 1) for s in scores]
-
-
-def learn_masks(stream: TaskStream, net: MLP, weights, tasks, cfg, seed: int, ckpt: Checkpoint,
-                parallel: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
-    """Masks for `tasks` (per layer bool (n, out, in)), trained `parallel` at a time (see train_masks for `keys`)
-    through the task loop (`maskcl.loop`, in the sub-checkpoint `name`): each mask is kept bit-packed, so an
-    interrupted run resumes at the first missing chunk."""
-    tasks, keys = list(tasks), list(keys or tasks)
-
-    def learn(idx, progress):
-        masks = train_masks(stream, net, weights, [tasks[i] for i in idx], cfg, seed, [keys[i] for i in idx])
-        return [({}, {"layer": [pack_bits(m[b].flatten()) for m in masks]}) for b in range(len(idx))]
-
-    chunks = [range(i, min(i + parallel, len(tasks))) for i in range(0, len(tasks), parallel)]
-    kept = run_tasks(ckpt.sub(name), len(tasks), learn, chunks=chunks, device=weights[0].device, desc=name).kept
-    return [torch.stack([unpack_bits(k["layer"][l], math.prod(shape)).view(shape) for k in kept])
-            for l, shape in enumerate(net.shapes)]
-
-
-def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[int], cfg: TrainConfig,
-                seed: int) -> list[torch.Tensor]:
-    """One dense network per task (the Upper Bound) from stacked initial weights init[l]: (B, out, in); on a CPU,
-    CPU_GROUP tasks at a time (exact, as for masks)."""
-    tasks = list(tasks)
-
-    def train_group(part: slice) -> list[torch.Tensor]:
-        params = [w[part].clone() for w in init]
-        group = tasks[part]
-        order = task_batches(stream, group, cfg, seed)
-        fit(params, batched_grads(stream, order, group, lambda: params), cfg, desc=f"dense {group[0]}..{group[-1]}",
-            by_hand=True)
-        return params
-
-    return in_groups(init[0].device, len(tasks), train_group)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ from maskcl.methods import impress
 from maskcl.nets.init import kaiming_normal
 from maskcl.scoring import mlp_accuracy as accuracy
 from maskcl.store import Checkpoint
-from maskcl.train import TrainConfig, fit, train_masks
+from maskcl.methods.supsup import train_masks
+from maskcl.train import TrainConfig, fit
 
 from .helpers import synthetic_stream, tiny_net
 

@@ -6,7 +6,8 @@ from maskcl.kernels import mlp_infer
 from maskcl.nets.mlp import forward
 from maskcl.infer import (alpha_grads, batch_correct, binary, decision_groups, entropy, objective_fn, one_shot,
                           superfluous_logsumexp, superpose)
-from maskcl.train import TrainConfig, train_masks
+from maskcl.methods.supsup import train_masks
+from maskcl.train import TrainConfig
 from tests.helpers import synthetic_stream, tiny_net
 
 

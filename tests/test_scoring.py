@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from maskcl.infer import binary
-from maskcl.scoring import decided, result_rows, scored
+from maskcl.methods.supsup import decided, result_rows, scored
 
 
 def test_scored_counts_a_batch_only_when_its_task_was_inferred():

@@ -7,8 +7,8 @@ import torch
 
 from maskcl.data import class_split, synthetic_cifar
 from maskcl.masks import binary_mask, init_scores
-from maskcl.methods import supsup_gg
-from maskcl.methods.supsup_gg import er_densities, train_task, transfer_init
+from maskcl.methods import supsup
+from maskcl.methods.supsup import er_densities, train_conv_task, transfer_init
 from maskcl.nets.init import signed_constant
 from maskcl.nets.resnet import ResNet, forward, init_stats
 from maskcl.runs import GGExperiment, run
@@ -53,10 +53,10 @@ def test_training_one_task_leaves_another_tasks_statistics_untouched():
     w = signed_constant(TINY, 0)
     dens = er_densities(TINY, 2)
     cfg = EpochConfig(epochs=1, batch=32)
-    _, stats0, _, _ = train_task(stream, TINY, w, 0, init_scores(TINY, 0, 0), dens, cfg, 0)
+    _, stats0, _, _ = train_conv_task(stream, TINY, w, 0, init_scores(TINY, 0, 0), dens, cfg, 0)
     before = [s.clone() for s in stats0]
     assert not all(torch.equal(s, f) for s, f in zip(stats0, init_stats(TINY)))  # task 0 moved its own
-    _, stats1, _, _ = train_task(stream, TINY, w, 1, init_scores(TINY, 0, 1), dens, cfg, 0)
+    _, stats1, _, _ = train_conv_task(stream, TINY, w, 1, init_scores(TINY, 0, 1), dens, cfg, 0)
     assert all(torch.equal(a, b) for a, b in zip(stats0, before))
     assert not all(torch.equal(a, b) for a, b in zip(stats0, stats1))
 
@@ -80,7 +80,7 @@ def test_transfer_run_resumes_with_its_score_sum(tmp_path, monkeypatch):
     full = run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
     # killed in task 2: resuming after task 1 must start task 2 from the sum over tasks 0 and 1
     with monkeypatch.context() as m:
-        dies_on_call(m, supsup_gg, "train_task", 3)
+        dies_on_call(m, supsup, "train_conv_task", 3)
         with pytest.raises(KeyboardInterrupt):
             run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     resumed = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
@@ -95,7 +95,7 @@ def test_gg_run_learns_records_curves_and_resumes(tmp_path, monkeypatch):
     assert [len(c) for c in full["curves"]] == [6, 6]
     # killed in the second task, then resumed: the same result as the uninterrupted run
     with monkeypatch.context() as m:
-        dies_on_call(m, supsup_gg, "train_task", 2)
+        dies_on_call(m, supsup, "train_conv_task", 2)
         with pytest.raises(KeyboardInterrupt):
             run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     resumed = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")

@@ -2,9 +2,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from maskcl.masks import binary_mask, init_scores, masked_weight, masked_weight_, score_grad_
-from maskcl.nets.mlp import backward, forward
-from maskcl.train import TrainConfig, batched_grads, cross_entropy_grad, batched_loss, fit, task_batches, train_dense, train_masks
+from maskcl.masks import binary_mask, init_scores, masked_weight
+from maskcl.nets.init import signed_constant
+from maskcl.nets.mlp import backward, forward, mlp
+from maskcl.kernels.mlp_train import batched_grads, cross_entropy_grad, masked_weight_, score_grad_
+from maskcl.methods.bounds import train_dense
+from maskcl.methods.supsup import train_masks
+from maskcl.train import TrainConfig, batched_loss, fit, task_batches
 from tests.helpers import synthetic_stream, tiny_net
 
 
@@ -94,3 +98,19 @@ def test_by_hand_gradients_equal_autograd_at_the_papers_shapes(sizes, tasks):
     inputs = []
     by_hand = backward(inputs, w, cross_entropy_grad(forward(x, w, inputs=inputs), y))
     assert all(torch.equal(a, b.grad) for a, b in zip(by_hand, leaves))
+
+
+@pytest.mark.parametrize("arch,kind,dtype", [("lenet", "threshold", torch.float32), ("lenet", "topk", torch.float32),
+                                             ("lenet", "threshold", torch.bfloat16), ("fc", "threshold", torch.float32)])
+def test_the_kernel_trains_the_masks_the_readable_path_does_at_the_papers_shapes(arch, kind, dtype):
+    """SupSup's `train_masks`: the readable autograd path (fast=False) and `kernels.mlp_train` (the default) give
+    the same masks, bit for bit, for LeNet 300-100 and FC 1024-1024 with s = 100 outputs."""
+    net = mlp(arch, 100)
+    w = [x.to(dtype) for x in signed_constant(net, 0)]
+    stream = synthetic_stream("permuted", n_tasks=2)
+    cfg = TrainConfig(steps=8, batch=128, lr=1e-2, mask=kind, density=0.3 if kind == "topk" else None)
+    readable = train_masks(stream, net, w, [0, 1], cfg, seed=3, fast=False)
+    kernel = train_masks(stream, net, w, [0, 1], cfg, seed=3)
+    assert all(torch.equal(a, b) for a, b in zip(readable, kernel))
+    start = [binary_mask(s, kind, cfg.density) for s in init_scores(net, 3, 0)]
+    assert not all(torch.equal(a[0], b) for a, b in zip(kernel, start))  # it trained

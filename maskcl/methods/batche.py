@@ -28,8 +28,9 @@ from ..loop import run_jobs, run_tasks
 from ..seeding import generator
 from ..registry import register
 from ..store import Checkpoint
-from ..scoring import decided, evaluate, result_rows
-from ..train import TrainConfig, batched_grads, fit, in_groups, task_batches
+from ..kernels.mlp_train import batched_grads
+from .supsup import decided, evaluate, result_rows
+from ..train import TrainConfig, fit, in_groups, task_batches
 
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 2  # 2: Adam weight decay 1e-4, as the official code
