@@ -48,6 +48,16 @@ def check_data(notebooks: list[str], profile: str, download: str = "auto") -> li
     return problems
 
 
+def report_data_problems(problems: list[str], offline: bool) -> int:
+    """Print `check_data`'s problems as one message (nothing is run) and return the exit status 2."""
+    print(f"Data missing or corrupt (MASKCL_DATA = {data_dir()}); nothing was run.\n", file=sys.stderr)
+    print("\n\n".join(problems), file=sys.stderr)
+    why = "--offline was given" if offline else "their sources did not answer"
+    print(f"\nNothing was downloaded ({why}). With the network: ./reproduce.sh --download "
+          "(canonical archives, md5-checked).", file=sys.stderr)
+    return 2
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m maskcl")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -70,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     rn.add_argument("--where", action="append", default=[], metavar="FIELD=VALUE",
                     help="only the runs whose config FIELD is VALUE, e.g. --where arch=lenet (repeatable)")
     args = parser.parse_args(argv)
+    offline = os.environ.get("MASKCL_OFFLINE", "0") == "1" or getattr(args, "offline", False)
+    mode = "no" if offline else "yes" if getattr(args, "download", False) or download_allowed() else "auto"
     if args.command == "run":
         from .launch import launch
 
@@ -81,8 +93,13 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         try:
             where = parse_where(",".join(args.where))
+            problems = check_data([args.notebook], args.profile, mode)  # the data first, as `data` checks it
+            if problems:
+                return report_data_problems(problems, offline)
             counts = launch(args.notebook, args.profile, args.device, args.jobs, args.executor, slurm=slurm,
                             where=where)
+        except DataError as err:  # e.g. a file that went bad while running
+            return report_data_problems([str(err)], offline)
         except ValueError as err:
             parser.error(str(err))
         print(f"{args.notebook} ({args.profile}): {counts['ran']} ran, {counts['done']} already done, "
@@ -97,16 +114,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in found:
             print(line)
         return 1 if found else 0
-    offline = args.offline or os.environ.get("MASKCL_OFFLINE", "0") == "1"
-    mode = "no" if offline else "yes" if args.download or download_allowed() else "auto"
     problems = check_data(args.notebooks, args.profile, mode)
     if problems:
-        print(f"Data missing or corrupt (MASKCL_DATA = {data_dir()}); nothing was run.\n", file=sys.stderr)
-        print("\n\n".join(problems), file=sys.stderr)
-        why = "--offline was given" if offline else "their sources did not answer"
-        print(f"\nNothing was downloaded ({why}). With the network: ./reproduce.sh --download "
-              "(canonical archives, md5-checked).", file=sys.stderr)
-        return 2
+        return report_data_problems(problems, offline)
     need = datasets(args.notebooks, args.profile)
     print(f"data: {', '.join(need) if need else 'none needed (synthetic)'} verified (md5)")
     return 0

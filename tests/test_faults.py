@@ -137,3 +137,14 @@ def test_a_notebook_run_by_hand_never_writes_into_the_committed_gallery(monkeypa
 
     monkeypatch.delenv("MASKCL_FIGURES", raising=False)
     assert figures_dir() == project_root() / "build" / "figures" != project_root() / "figures"
+
+
+def test_run_with_missing_data_prints_the_data_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """`run` checks the data first, as `data` does: one message naming what is missing, exit 2, nothing run."""
+    monkeypatch.setenv("MASKCL_DATA", str(tmp_path / "empty"))
+    monkeypatch.setenv("MASKCL_OFFLINE", "1")
+    monkeypatch.setenv("MASKCL_RESULTS", str(tmp_path / "results"))
+    assert main(["run", "01", "--profile", "quick"]) == 2
+    err = capsys.readouterr().err
+    assert "Data missing or corrupt" in err and "mnist" in err.lower() and "Traceback" not in err
+    assert not (tmp_path / "results").exists()
