@@ -1,7 +1,7 @@
 """bf16 against fp32 for SupSup at the paper protocol (LeNet 300-100, s = 100, PermutedMNIST, 1000 RMSprop steps
 of batch 128): seconds per task for the training step and for evaluation, and the accuracy change on the quick
 profile's 10 tasks (GG, and GNu H/G from the first image and the full batch among the 10 masks). bf16 is
-`Experiment(precision="bfloat16")`: W, the masked weights and the activations in bf16, scores and RMSprop in fp32.
+`StreamExperiment(precision="bfloat16")`: W, the masked weights and the activations in bf16, scores and RMSprop in fp32.
 Everything is measured in one run.
 
     .venv/bin/python benchmarks/bench_precision.py
@@ -18,7 +18,7 @@ import torch
 from maskcl.data import load_dataset, task_stream
 from maskcl.nets.init import signed_constant
 from maskcl.nets.mlp import mlp
-from maskcl.runs import Experiment, run
+from maskcl.runs import StreamExperiment, run
 from maskcl.train import CPU_GROUP
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -30,7 +30,7 @@ PRECISIONS = ("float32", "bfloat16")
 
 def ten_tasks(precision: str) -> dict:
     """Notebook 01's quick LeNet run (10 tasks, the full per-task protocol) at this precision, from scratch."""
-    exp = Experiment(n_tasks=10, checkpoints=(10,), parallel=10, precision=precision)
+    exp = StreamExperiment(n_tasks=10, checkpoints=(10,), chunk=10, precision=precision)
     with tempfile.TemporaryDirectory() as d:
         start = time.perf_counter()
         result = run(exp, profile="benchmark", device="cpu", results=Path(d) / "r", cache=Path(d) / "c")

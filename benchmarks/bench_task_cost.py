@@ -2,7 +2,7 @@
 RMSprop steps of batch 128, then GG and GNu one-shot evaluation. Everything below is measured in one run (the
 machine is shared and its speed drifts; compare numbers within one JSON).
 
-training, per task (1000 steps; `--parallel` tasks stacked, as `cached_masks` trains a chunk):
+training, per task (1000 steps; `--chunk` tasks stacked, as `supsup.learn_masks` trains a chunk):
   step       the whole training step (`methods.supsup.train_masks`, by default `kernels.mlp_train`)
   step_by_autograd  the same step with autograd taking the gradients (`train_masks(fast=False)`, the readable path)
   matmul     its matrix products alone on tensors of the same shapes (the floor no step can beat)
@@ -21,9 +21,11 @@ checkpoint I/O: packing, writing and reading back one task's mask
 end to end: whole processes that train N tasks and evaluate GG and one-shot (H, first image) among all N masks;
   per added task = (T(N₂) − T(N₁)) / (N₂ − N₁), so start-up and data loading cancel. With --official CHECKOUT,
   the released code does the same work (tools/released_code/task_cost.sh) for --official-n N₁ N₂ tasks, timed the
-  same way in the same run.
+  same way in the same run. With --against OTHER_CHECKOUT (maskcl at another commit), its end-to-end runs
+  alternate with ours for --rounds rounds; each side's best round is compared (`ours_over_against`).
 
-    .venv/bin/python benchmarks/bench_task_cost.py [--label before] [--parallel 50] [--n 10 30]
+    .venv/bin/python benchmarks/bench_task_cost.py [--label before] [--chunk 50] [--n 10 30]
+                                                   [--against OTHER_CHECKOUT --rounds 3]
                                                    [--official CHECKOUT [--official-n 3 6]]
 """
 from __future__ import annotations
@@ -69,27 +71,27 @@ def best_of(fn, rounds: int = 3, repeat: int = 20) -> float:
     return best
 
 
-def step_seconds(stream, net, weights, parallel: int, measure: int = 60) -> float:
-    """Seconds per task of 1000 training steps (`methods.supsup.train_masks`) for a chunk of `parallel` tasks."""
-    tasks, cfg = list(range(parallel)), TrainConfig(steps=measure)
+def step_seconds(stream, net, weights, chunk: int, measure: int = 60) -> float:
+    """Seconds per task of 1000 training steps (`methods.supsup.train_masks`) for a chunk of `chunk` tasks."""
+    tasks, cfg = list(range(chunk)), TrainConfig(steps=measure)
     return STEPS * best_of(lambda: train_masks(stream, net, weights, tasks, cfg, 0), rounds=3, repeat=1) \
-        / measure / parallel
+        / measure / chunk
 
 
-def autograd_step_seconds(stream, net, weights, parallel: int, measure: int = 60) -> float:
+def autograd_step_seconds(stream, net, weights, chunk: int, measure: int = 60) -> float:
     """The same, with the gradients taken by autograd through `masks.masked_weight` (`train_masks(fast=False)`,
     the readable path; same masks, bit for bit)."""
-    tasks, cfg = list(range(parallel)), TrainConfig(steps=measure)
+    tasks, cfg = list(range(chunk)), TrainConfig(steps=measure)
     return STEPS * best_of(lambda: train_masks(stream, net, weights, tasks, cfg, 0, fast=False), rounds=3,
-                           repeat=1) / measure / parallel
+                           repeat=1) / measure / chunk
 
 
-def training_parts(stream, net, weights, parallel: int) -> dict:
-    """Seconds per task for 1000 steps: the whole step for a chunk of `parallel` tasks, and its parts for as many
+def training_parts(stream, net, weights, chunk: int) -> dict:
+    """Seconds per task for 1000 steps: the whole step for a chunk of `chunk` tasks, and its parts for as many
     tasks as one step stacks (on a CPU, `train.CPU_GROUP` where the library has it)."""
-    step = step_seconds(stream, net, weights, parallel)
-    step_autograd = autograd_step_seconds(stream, net, weights, parallel)
-    stacked = min(parallel, getattr(train_module, "CPU_GROUP", parallel))
+    step = step_seconds(stream, net, weights, chunk)
+    step_autograd = autograd_step_seconds(stream, net, weights, chunk)
+    stacked = min(chunk, getattr(train_module, "CPU_GROUP", chunk))
     tasks = list(range(stacked))
     scores = [torch.stack([init_scores(net, 0, t)[l] for t in tasks]) for l in range(3)]
     grads = [torch.randn_like(s) for s in scores]
@@ -176,33 +178,44 @@ def checkpoint_io(net) -> float:
 
 
 END_TO_END = """
-import sys, tempfile
+import dataclasses, sys, tempfile
 from pathlib import Path
-from maskcl.runs import Experiment, run
-n, parallel = int(sys.argv[1]), int(sys.argv[2])
+from maskcl import runs
+n, chunk = int(sys.argv[1]), int(sys.argv[2])
+Exp = getattr(runs, "StreamExperiment", None) or runs.Experiment  # older checkouts: Experiment, parallel
+named = "chunk" if "chunk" in {f.name for f in dataclasses.fields(Exp)} else "parallel"
 with tempfile.TemporaryDirectory() as d:
-    run(Experiment(n_tasks=n, checkpoints=(n,), objectives=("H",), decide=("first",), parallel=parallel),
+    runs.run(Exp(n_tasks=n, checkpoints=(n,), objectives=("H",), decide=("first",), **{named: chunk}),
         profile="benchmark", device="cpu", results=Path(d) / "r", cache=Path(d) / "c")
 """
 
 
-def end_to_end(ns: list[int], command) -> dict:
-    """Whole-process wall time of command(N) for each N, and the marginal seconds per added task."""
+def end_to_end(ns: list[int], command, cwd=None) -> dict:
+    """Whole-process wall time of command(N) for each N (run in `cwd`), and the marginal seconds per added task."""
     wall = {}
     for n in ns:
         start = time.perf_counter()
-        subprocess.run(command(n), check=True, env={**os.environ, "MASKCL_PROGRESS": "0", "PYTHON": sys.executable})
+        subprocess.run(command(n), check=True, cwd=cwd,
+                       env={**os.environ, "MASKCL_PROGRESS": "0", "PYTHON": sys.executable})
         wall[n] = time.perf_counter() - start
     lo, hi = min(ns), max(ns)
     return {"wall_s": {str(n): round(v, 2) for n, v in wall.items()},
             "s_per_added_task": round((wall[hi] - wall[lo]) / (hi - lo), 3)}
 
 
+def _commit(checkout: str) -> str:
+    return subprocess.run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--label", default="now")
-    parser.add_argument("--parallel", type=int, default=50, help="tasks per training chunk (the paper profile's)")
+    parser.add_argument("--chunk", type=int, default=50, help="tasks per training chunk (the paper profile's)")
     parser.add_argument("--n", type=int, nargs=2, default=(10, 30), help="task counts for the end-to-end runs")
+    parser.add_argument("--against", default=None,
+                        help="a checkout of maskcl at another commit: its end-to-end runs alternate with ours")
+    parser.add_argument("--rounds", type=int, default=1, help="end-to-end rounds (alternating with --against)")
     parser.add_argument("--official", default=None, help="a checkout of RAIVNLab/supsup: time it too")
     parser.add_argument("--official-n", type=int, nargs=2, default=(3, 6), help="its task counts")
     args = parser.parse_args()
@@ -210,12 +223,23 @@ def main():
     torch.manual_seed(0)
     device = torch.device("cpu")
     net = mlp("lenet", 100)
-    stream = task_stream("permuted", max(args.parallel, 1), load_dataset("mnist", 0), base_seed=0)
+    stream = task_stream("permuted", max(args.chunk, 1), load_dataset("mnist", 0), base_seed=0)
     weights = signed_constant(net, 0)
-    train = training_parts(stream, net, weights, args.parallel)
+    train = training_parts(stream, net, weights, args.chunk)
     evaluation = evaluation_parts(stream, net, weights)
     io = checkpoint_io(net)
-    e2e = end_to_end(list(args.n), lambda n: [sys.executable, "-c", END_TO_END, str(n), str(args.parallel)])
+    command = lambda n: [sys.executable, "-c", END_TO_END, str(n), str(args.chunk)]  # noqa: E731
+    here = Path(__file__).resolve().parent.parent
+    rounds = []
+    for _ in range(args.rounds):  # ours and the other checkout's in turn, so drift hits both alike
+        rounds.append({"ours": end_to_end(list(args.n), command, cwd=here)})
+        if args.against:
+            rounds[-1]["against"] = end_to_end(list(args.n), command, cwd=args.against)
+    e2e = {**min((r["ours"] for r in rounds), key=lambda r: r["s_per_added_task"]), "rounds": rounds}
+    if args.against:
+        best = min(r["against"]["s_per_added_task"] for r in rounds)
+        e2e["against"] = {"checkout": args.against, "commit": _commit(args.against), "s_per_added_task": best,
+                          "ours_over_against": round(e2e["s_per_added_task"] / best, 3)}
     if args.official:
         script = Path(__file__).resolve().parent.parent / "tools" / "released_code" / "task_cost.sh"
         official = end_to_end(list(args.official_n), lambda n: ["bash", str(script), args.official, str(n)])
@@ -223,7 +247,7 @@ def main():
                                                                  / e2e["s_per_added_task"], 2)}
     rnd = lambda d: {k: round(v, 3) if isinstance(v, float) else v for k, v in d.items()}  # noqa: E731
     result = {"label": args.label, "setting": "LeNet 300-100, s=100, PermutedMNIST, 1000 RMSprop steps of 128",
-              "parallel": args.parallel, "training_s_per_task": rnd(train),
+              "chunk": args.chunk, "training_s_per_task": rnd(train),
               "training_over_matmul_floor": round(train["step"] / train["matmul"], 2),
               "training_by_autograd_over_matmul_floor": round(train["step_by_autograd"] / train["matmul"], 2),
               "evaluation_s_per_task": rnd(evaluation), "checkpoint_io_s_per_task": round(io, 4),

@@ -42,6 +42,11 @@ class Progress:
 Learn = Callable[[list[int], Progress], list[tuple[dict, Tensors]]]
 
 
+def chunked(stop: int, size: int, start: int = 0) -> list[range]:
+    """Tasks start..stop−1 in consecutive chunks of `size` (the last shorter): `run_tasks`'s `chunks`."""
+    return [range(t, min(t + size, stop)) for t in range(start, stop, size)]
+
+
 def run_tasks(ckpt: Checkpoint, n_tasks: int, learn: Learn, carry: Tensors | None = None,
               chunks: Sequence[Sequence[int]] | None = None, device="cpu", desc: str = "tasks") -> Progress:
     """Tasks 0..n_tasks−1 through `learn`, resuming from `ckpt`; `carry` is the state before task 0 and `chunks`

@@ -6,11 +6,11 @@ from dataclasses import replace
 
 from .methods.hopfield import HopConfig, HopExperiment
 from .methods.impress import AlphaConfig, ImpressExperiment, ImpressGNExperiment, ImpressProbeExperiment
-from .methods.impress_conv import ImpressSplitExperiment
+from .methods.impress_split import ImpressSplitExperiment
 from .paths import project_root
 from .paper import HOPSUPSUP, IMPRESS_DENSITIES, IMPRESS_SEEDS, TASKS_250, TASKS_2500
 from . import runs
-from .runs import CLExperiment, Experiment, GGExperiment, check_profile
+from .runs import CLExperiment, StreamExperiment, GGExperiment, check_profile
 from .train import EpochConfig, TrainConfig
 
 # Dense baselines need no superfluous outputs: they use 10 outputs (the paper's Table 8 prints one
@@ -21,23 +21,23 @@ BOUND_OUT = 10
 HOPSUPSUP_HELD_OUT = 10
 
 
-def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
+def supsup_fig3(profile: str, seed: int = 0) -> list[StreamExperiment]:
     """SupSup Fig. 3 / Tables 3–4: GNu one-shot (H and G; first image and full batch) on PermutedMNIST for
     LeNet 300-100 (s = 100) and FC 1024-1024 (s = 200 and s = 500), with Upper and Lower Bounds and the GG
     baselines BatchE and PSP."""
     check_profile(profile)
     if profile == "paper":
-        lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
+        lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, chunk=50)
     elif profile == "quick":
         # LeNet: the full per-task protocol for the first 10 tasks; FC: 3 tasks at 500 steps (CPU budget).
-        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), parallel=5)
-        fc = dict(n_tasks=3, checkpoints=(1, 2, 3), parallel=3, train=TrainConfig(steps=500))
+        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), chunk=5)
+        fc = dict(n_tasks=3, checkpoints=(1, 2, 3), chunk=3, train=TrainConfig(steps=500))
     else:  # smoke: proves the code path only
-        lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30),
+        lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), chunk=3, train=TrainConfig(steps=30),
                           test_limit=512, dataset="auto")
     out = []
     for arch, sizes, common in (("lenet", (100,), lenet), ("fc", (200, 500), fc)):
-        base = replace(Experiment(arch=arch, seed=seed), **common)
+        base = replace(StreamExperiment(arch=arch, seed=seed), **common)
         out += [replace(base, out_size=s) for s in sizes]
         out += [replace(base, method=m, out_size=BOUND_OUT) for m in ("upper_bound", "lower_bound")]
         out.append(replace(base, method="batche", out_size=BOUND_OUT, objectives=()))  # GG: task identity given
@@ -46,39 +46,39 @@ def supsup_fig3(profile: str, seed: int = 0) -> list[Experiment]:
     return out
 
 
-def supsup_fig6(profile: str, seed: int = 0) -> list[Experiment]:
+def supsup_fig6(profile: str, seed: int = 0) -> list[StreamExperiment]:
     """SupSup Fig. 6 / Table 8: output size s ∈ {25, 100, 200} × objective {H, G}, GNu one-shot from the first
     image, LeNet 300-100 and FC 1024-1024 on PermutedMNIST; the bounds are Fig. 3's runs."""
     check_profile(profile)
     if profile == "paper":
-        lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
+        lenet = fc = dict(n_tasks=250, checkpoints=TASKS_250, chunk=50)
     elif profile == "quick":
         # LeNet: the full protocol for 10 tasks, every s. FC: the full protocol for 5 tasks, s = 25 only — the
         # H/G split needs well-trained masks (at 200 steps H and G agree), and FC costs ≈ 19 s per mask here.
-        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), parallel=10)
-        fc = dict(n_tasks=5, checkpoints=(2, 5), parallel=5)
+        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), chunk=10)
+        fc = dict(n_tasks=5, checkpoints=(2, 5), chunk=5)
     else:
-        lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+        lenet = fc = dict(n_tasks=3, checkpoints=(2, 3), chunk=3, train=TrainConfig(steps=30), test_limit=512,
                           dataset="auto")
     fc_sizes = (25,) if profile == "quick" else (25, 100, 200)
-    out = [replace(Experiment(arch=arch, out_size=s, decide=("first",), seed=seed), **common)
+    out = [replace(StreamExperiment(arch=arch, out_size=s, decide=("first",), seed=seed), **common)
            for arch, common, sizes in (("lenet", lenet, (25, 100, 200)), ("fc", fc, fc_sizes)) for s in sizes]
     return out + [e for e in supsup_fig3(profile, seed) if e.method in ("upper_bound", "lower_bound")]
 
 
-def supsup_fig5_left(profile: str, seed: int = 0) -> list[Experiment]:
+def supsup_fig5_left(profile: str, seed: int = 0) -> list[StreamExperiment]:
     """SupSup Fig. 5-left / Table 6 and Fig. 11-left: RotatedMNIST (36 tasks, 10° apart), FC 1024-1024, s = 200;
     SupSup GNu with binary inference (H) from the full test batch, and the top-γ interpolation towards one-shot;
     BatchE (GG), PSP (GG), Upper and Lower Bound."""
     check_profile(profile)
     if profile == "paper":
-        common = dict(n_tasks=36, checkpoints=(6, 12, 18, 24, 30, 36), parallel=12)
+        common = dict(n_tasks=36, checkpoints=(6, 12, 18, 24, 30, 36), chunk=12)
     elif profile == "quick":  # the first 6 rotations (0°–50°), 300 steps per task, 2000 test images per task
-        common = dict(n_tasks=6, checkpoints=(2, 4, 6), parallel=6, train=TrainConfig(steps=300), test_limit=2000)
+        common = dict(n_tasks=6, checkpoints=(2, 4, 6), chunk=6, train=TrainConfig(steps=300), test_limit=2000)
     else:
-        common = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+        common = dict(n_tasks=3, checkpoints=(2, 3), chunk=3, train=TrainConfig(steps=30), test_limit=512,
                       dataset="auto")
-    base = replace(Experiment(arch="fc", stream="rotated", seed=seed), **common)
+    base = replace(StreamExperiment(arch="fc", stream="rotated", seed=seed), **common)
     supsup = replace(base, out_size=200, inference="binary", objectives=("H",), decide=("full",),
                      gammas=(0.02, 0.1, 0.2, 0.3, 0.4))
     dense = [replace(base, method=m, out_size=BOUND_OUT, objectives=()) for m in ("batche", "psp", "upper_bound",
@@ -86,38 +86,38 @@ def supsup_fig5_left(profile: str, seed: int = 0) -> list[Experiment]:
     return [supsup, *dense]
 
 
-def supsup_fig5_right(profile: str, seed: int = 0) -> list[Experiment]:
+def supsup_fig5_right(profile: str, seed: int = 0) -> list[StreamExperiment]:
     """SupSup Fig. 5-right / Table 7 and Fig. 10, PermutedMNIST. Fig. 5-right: FC 1024-1024, s = 500 — SupSup GNu H
     and BatchE with one-shot task inference (first image and full batch), Upper Bound. Fig. 10: ABatchE (H and M)
     for b ∈ {1, 2, 4, 8, 16}, LeNet 300-100 and FC 1024-1024 with s = 100."""
     check_profile(profile)
     if profile == "paper":
-        fc = lenet = dict(n_tasks=250, checkpoints=TASKS_250, parallel=50)
+        fc = lenet = dict(n_tasks=250, checkpoints=TASKS_250, chunk=50)
     elif profile == "quick":  # FC: 5 tasks at 300 steps; LeNet: 10 tasks at the full protocol; 2000 test images
-        fc = dict(n_tasks=5, checkpoints=(2, 5), parallel=5, train=TrainConfig(steps=300), test_limit=2000)
-        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), parallel=10, test_limit=2000)
+        fc = dict(n_tasks=5, checkpoints=(2, 5), chunk=5, train=TrainConfig(steps=300), test_limit=2000)
+        lenet = dict(n_tasks=10, checkpoints=(2, 5, 10), chunk=10, test_limit=2000)
     else:
-        fc = lenet = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+        fc = lenet = dict(n_tasks=3, checkpoints=(2, 3), chunk=3, train=TrainConfig(steps=30), test_limit=512,
                           dataset="auto")
-    base = replace(Experiment(arch="fc", out_size=500, objectives=("H",), decide=("first",), seed=seed), **fc)
-    fig10 = [replace(Experiment(arch=a, out_size=100, method="batche", objectives=(), abatche=(1, 2, 4, 8, 16),
+    base = replace(StreamExperiment(arch="fc", out_size=500, objectives=("H",), decide=("first",), seed=seed), **fc)
+    fig10 = [replace(StreamExperiment(arch=a, out_size=100, method="batche", objectives=(), abatche=(1, 2, 4, 8, 16),
                                 seed=seed), **common) for a, common in (("lenet", lenet), ("fc", fc))]
     return [base, replace(base, method="batche", decide=("first", "full")),
             replace(base, method="upper_bound", out_size=BOUND_OUT), *fig10]
 
 
-def supsup_fig4(profile: str, seed: int = 0) -> list[Experiment]:
+def supsup_fig4(profile: str, seed: int = 0) -> list[StreamExperiment]:
     """SupSup Fig. 4 / Table 5: LeNet 300-100, s = 500, PermutedMNIST — GNu one-shot (H and G, first image),
     NNs (H; no task identity at all) and the Upper Bound, after 500 … 2500 tasks."""
     check_profile(profile)
     if profile == "paper":
-        common = dict(n_tasks=2500, checkpoints=TASKS_2500, parallel=250)
+        common = dict(n_tasks=2500, checkpoints=TASKS_2500, chunk=250)
     elif profile == "quick":  # the full per-task protocol, 20 tasks
-        common = dict(n_tasks=20, checkpoints=(5, 10, 15, 20), parallel=10)
+        common = dict(n_tasks=20, checkpoints=(5, 10, 15, 20), chunk=10)
     else:
-        common = dict(n_tasks=3, checkpoints=(2, 3), parallel=3, train=TrainConfig(steps=30), test_limit=512,
+        common = dict(n_tasks=3, checkpoints=(2, 3), chunk=3, train=TrainConfig(steps=30), test_limit=512,
                       dataset="auto")
-    base = replace(Experiment(arch="lenet", out_size=500, decide=("first",), seed=seed), **common)
+    base = replace(StreamExperiment(arch="lenet", out_size=500, decide=("first",), seed=seed), **common)
     return [base, replace(base, method="nns", objectives=("H",)),
             replace(base, method="upper_bound", out_size=BOUND_OUT)]
 
@@ -144,12 +144,12 @@ def impresslearn(profile: str) -> list[ImpressExperiment]:
     large = (10, 25, 50, 100, 150, 200, 240)
     if profile == "paper":
         return [ImpressExperiment(stream=st, density=d, seed=s, heterogeneous=het, homogeneous=large, random=large,
-                                  parallel=50)
+                                  chunk=50)
                 for st, het in (("rotated", (5, 10, 25)), ("permuted", (5, 10, 25, 50, 100)))
                 for d in IMPRESS_DENSITIES for s in IMPRESS_SEEDS]
     if profile == "quick":  # one density and seed, small bases, 300 steps, basis-GN on 10 tasks, 2000 test images
         common = dict(density=0.10, heterogeneous=(5, 10, 25), homogeneous=(10, 25, 50), random=(10, 25, 50),
-                      basis_gn=10, mask_steps=300, alpha=AlphaConfig(steps=300), test_limit=2000, parallel=35)
+                      basis_gn=10, mask_steps=300, alpha=AlphaConfig(steps=300), test_limit=2000, chunk=35)
     else:
         common = dict(density=0.10, heterogeneous=(2, 3), homogeneous=(2, 4), random=(2, 4), n_new=2, basis_gn=2,
                       n_incorrect=2, mask_steps=20, alpha=AlphaConfig(steps=20), test_limit=256, dataset="auto")
@@ -161,9 +161,9 @@ def impress_gn(profile: str) -> ImpressGNExperiment:
     over a basis of 10 at 300 mask steps, 1000 test images; α still trained 3 and 5 epochs)."""
     check_profile(profile)
     if profile == "paper":
-        return ImpressGNExperiment(parallel=50)
+        return ImpressGNExperiment(chunk=50)
     if profile == "quick":
-        return ImpressGNExperiment(n_tasks=10, n_basis=10, mask_steps=300, test_limit=1000, parallel=10)
+        return ImpressGNExperiment(n_tasks=10, n_basis=10, mask_steps=300, test_limit=1000, chunk=10)
     return ImpressGNExperiment(n_tasks=3, n_basis=2, epochs=(1, 2), mask_steps=20, test_limit=256, dataset="auto")
 
 
@@ -324,7 +324,7 @@ def exssnet_cifar(profile: str) -> list[CLExperiment]:
     return runs
 
 
-def impress_cifar(profile: str) -> list[ImpressSplitExperiment]:
+def impress_split(profile: str) -> list[ImpressSplitExperiment]:
     """ImpressLearn Fig. 4, 9, 10 and Table 2's SplitCIFAR row: heterogeneous, homogeneous and random bases (plain
     and, heterogeneous and homogeneous, hybrid), basis-GN, the SupSup line and the incorrect mask X, on the reduced
     ResNet-18 (nf = 20, Kaiming-normal, 21 weight layers).
@@ -357,7 +357,7 @@ def impress_cifar(profile: str) -> list[ImpressSplitExperiment]:
 # The profile functions behind each notebook, by its number: what `python -m maskcl data` checks before a run.
 NOTEBOOKS = {"01": (supsup_fig3,), "02": (supsup_fig6,), "03": (supsup_fig5_left,), "04": (supsup_fig5_right,),
              "05": (supsup_fig4,), "06": (hopsupsup,), "07": (impresslearn, impress_gn, impress_probe), "08": (supsup_gg,),
-             "09": (exssnet_mnist,), "10": (exssnet_cifar,), "11": (impress_cifar,), "12": (supsup_gnu_cifar,)}
+             "09": (exssnet_mnist,), "10": (exssnet_cifar,), "11": (impress_split,), "12": (supsup_gnu_cifar,)}
 REAL_DATA = ("mnist", "cifar10", "cifar100")
 
 

@@ -1,10 +1,10 @@
 """Every method, registered once, where it is written: its name, the config dataclass that describes one run, its
 `VERSION` (part of the key of its results) and how the runner sets up its data and net.
 
-    @register("psp", version=VERSION, config="Experiment", setup="stream")
+    @register("psp", version=VERSION, config="StreamExperiment", setup="stream")
     def run(exp, ckpt, stream, net, device) -> dict: ...
 
-Setups (`maskcl.setups`): "stream" (an MLP over a permuted/rotated/split MNIST task stream, `Experiment`),
+Setups (`maskcl.setups`): "stream" (an MLP over a permuted/rotated/split MNIST task stream, `StreamExperiment`),
 "images" (the reduced ResNet-18 over a SplitCIFAR class split, `GGExperiment`), "classes" (ExSSNeT's class
 split, `CLExperiment`); None: the method loads its own data, run(exp, ckpt, device). Every module of
 `maskcl.methods` is imported by the runner, so a new method needs no line anywhere else.

@@ -2,7 +2,7 @@
 (`maskcl.registry`).
 
 A run is (experiment config, seed). Its key is a hash of the config (fields that do not change the result,
-like `parallel`, are left out). The result is written atomically to <results>/<method>/<key>.json; a rerun
+like `chunk`, are left out). The result is written atomically to <results>/<method>/<key>.json; a rerun
 with the same key reads it back. While running, pieces are checkpointed under <cache>/ckpt/<key>/ so a killed
 run resumes where it stopped. Every result records profile, seed, device, versions and wall time.
 """
@@ -27,13 +27,15 @@ from .paths import cache_dir, data_dir, results_dir
 from .setups import SETUPS
 from .store import (Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, remove_orphans,
                     write_json)
+from .methods.batche import BatchEConfig
+from .methods.nns import NNsConfig
 from .train import EpochConfig, TrainConfig
 
 PROFILES = ("smoke", "quick", "paper")
 
 
 @dataclass(frozen=True)
-class Experiment:
+class StreamExperiment:
     """One run on one task stream. Defaults are the SupSup paper's PermutedMNIST protocol (Fig. 3)."""
 
     method: str = "supsup"  # supsup | nns | upper_bound | lower_bound | psp | batche
@@ -55,10 +57,12 @@ class Experiment:
     test_limit: int | None = None  # test images per task (None: all 10000)
     dataset: str = "mnist"  # mnist | synthetic
     seed: int = 0
-    parallel: int = field(default=1, metadata={"key": False})  # tasks trained at once; same result
+    batche: BatchEConfig = field(default=BatchEConfig(), metadata={"key": "if_set"})  # batche: lrs, weight decay
+    nns: NNsConfig = field(default=NNsConfig(), metadata={"key": "if_set"})  # nns: when and how masks are allocated
+    chunk: int = field(default=1, metadata={"key": False})  # tasks trained at once (a checkpoint chunk); same result
 
     def __post_init__(self):
-        registry.get(self.method, "Experiment")
+        registry.get(self.method, "StreamExperiment")
         if self.precision not in ("float32", "bfloat16"):
             raise ValueError(f"precision is 'float32' or 'bfloat16', not {self.precision!r}")
         if self.precision != "float32" and self.method != "supsup":
@@ -78,7 +82,7 @@ class GGExperiment:
     n_tasks: int = 20
     per_task: int = 5
     width: int = 20  # nf of the reduced ResNet-18
-    sparsity: float = 1  # SupSup: k of the Erdős–Rényi budget
+    sparsity: float = 1  # SupSup: k, the multiplier of the Erdős–Rényi budget (not a fraction; a key field)
     transfer: bool = False  # SupSup: scores start from the running mean of earlier tasks' scores (D.5)
     transfer_rescale: bool = True  # … rescaled per layer to a fresh draw's norm (the paper's normalisation)
     rand_w: bool = False  # baselines: the trunk / W is never trained
@@ -90,7 +94,7 @@ class GGExperiment:
     channels_last: bool = field(default=False, metadata={"key": "if_set"})  # faster on CPU, not bit-identical
     seed: int = 0
     # SupSup in scenario GNu (no task identity at test): the head's s outputs (None: per_task, no superfluous
-    # ones), the objectives of task inference (none: GG only), when and how it decides (as Experiment's)
+    # ones), the objectives of task inference (none: GG only), when and how it decides (as StreamExperiment's)
     out_size: int | None = field(default=None, metadata={"key": "if_set"})
     objectives: tuple[str, ...] = field(default=(), metadata={"key": "if_set"})
     inference: str = field(default="one_shot", metadata={"key": "if_set"})
@@ -134,6 +138,8 @@ class CLExperiment:
     kkt: bool = False
     kkt_batches: int = 10  # batches of 64 of the new task (Tables 9-10)
     kkt_k: int = 10  # neighbours (Table 10's fixed k)
+    kkt_batch: int = field(default=64, metadata={"key": "if_set"})  # rows per KKT batch (the ExSSNeT code's)
+    kkt_fit: float = field(default=0.66, metadata={"key": "if_set"})  # of the KKT rows, the share that fits the KNNs
     mask: EpochConfig = EpochConfig(epochs=15, batch=64, lr=0.01, weight_decay=0.0, augment=False)
     weights: EpochConfig = EpochConfig(epochs=15, batch=64, lr=1e-3, weight_decay=0.0, augment=False)
     val_fraction: float = 0.2

@@ -8,7 +8,7 @@ import torch
 from maskcl import registry, runs
 from maskcl.loop import run_tasks
 from maskcl.registry import register
-from maskcl.runs import Experiment
+from maskcl.runs import StreamExperiment
 from maskcl.train import TrainConfig
 
 VERSION = 1
@@ -19,7 +19,7 @@ def majority(monkeypatch):
     """Register the toy method for one test (and take it away after)."""
     monkeypatch.setattr(registry, "METHODS", dict(registry.METHODS))
 
-    @register("majority", version=VERSION, config="Experiment", setup="stream")
+    @register("majority", version=VERSION, config="StreamExperiment", setup="stream")
     def run(exp, ckpt, stream, net, device) -> dict:
         """Predict each task's most frequent training label (a floor every method must beat)."""
         def learn(tasks, progress):
@@ -37,7 +37,7 @@ def majority(monkeypatch):
 
 
 def exp():
-    return Experiment(method="majority", arch="lenet", out_size=10, n_tasks=3, checkpoints=(1, 3),
+    return StreamExperiment(method="majority", arch="lenet", out_size=10, n_tasks=3, checkpoints=(1, 3),
                       train=TrainConfig(steps=1), test_limit=200, dataset="synthetic")
 
 
@@ -47,7 +47,7 @@ def test_a_registered_method_runs_through_the_runner_cached_and_keyed(tmp_path, 
     assert all(0 < a < 40 for a in first["per_task"]["Majority"])  # one class of ten: about chance
     assert runs.run(exp(), device="cpu", results=tmp_path / "r", cache=tmp_path / "c") == first  # read back
     assert runs.stale(tmp_path / "r") == []
-    with pytest.raises(ValueError, match="configured by Experiment"):
+    with pytest.raises(ValueError, match="configured by StreamExperiment"):
         runs.GGExperiment(method="majority")
 
 

@@ -3,7 +3,7 @@ import torch
 from maskcl.methods import batche
 from maskcl.nets.mlp import MLP
 from maskcl.infer import decision_groups
-from maskcl.runs import Experiment
+from maskcl.runs import StreamExperiment
 from maskcl.store import Checkpoint
 from maskcl.train import TrainConfig, batched_loss, fit, task_batches
 
@@ -13,7 +13,7 @@ NET = MLP((784, 64, 32, 10))
 
 
 def _exp(**kw):
-    return Experiment(method="batche", out_size=10, n_tasks=4, checkpoints=(2, 4), objectives=("H",),
+    return StreamExperiment(method="batche", out_size=10, n_tasks=4, checkpoints=(2, 4), objectives=("H",),
                       train=TrainConfig(steps=80, batch=64), test_limit=256, dataset="synthetic", **kw)
 
 
@@ -27,8 +27,8 @@ def test_rank_one_is_the_outer_product():
 
 def test_w_trained_on_first_task_only_and_batched_equals_sequential(tmp_path):
     stream = synthetic_stream(n_tasks=4)
-    together = batche.train(stream, NET, _exp(parallel=3), batche.BatchEConfig(), Checkpoint(tmp_path / "a"), "cpu")
-    one_by_one = batche.train(stream, NET, _exp(parallel=1), batche.BatchEConfig(), Checkpoint(tmp_path / "b"), "cpu")
+    together = batche.train(stream, NET, _exp(chunk=3), batche.BatchEConfig(), Checkpoint(tmp_path / "a"), "cpu")
+    one_by_one = batche.train(stream, NET, _exp(chunk=1), batche.BatchEConfig(), Checkpoint(tmp_path / "b"), "cpu")
     for a, b in zip(together[0], one_by_one[0]):
         assert torch.equal(a, b)  # W is fixed after task 0, whatever trains later
     for a, b in zip(together[1] + together[2], one_by_one[1] + one_by_one[2]):
@@ -39,12 +39,12 @@ def test_w_trained_on_first_task_only_and_batched_equals_sequential(tmp_path):
 
 def test_gg_learns_and_abatche_infers_the_task(tmp_path):
     stream = synthetic_stream(n_tasks=4)
-    exp = _exp(parallel=4, abatche=(1, 16))
+    exp = _exp(chunk=4, abatche=(1, 16))
     out = batche.run(exp, Checkpoint(tmp_path), stream, NET, "cpu")
     row = {(r["method"], r["tasks"]): r for r in out["rows"]}
     assert row[("BatchE (GG)", 4)]["accuracy"] > 50 and ("BatchE (GNu H)", 4) in row
     assert row[("ABatchE H (b=16)", 4)]["task_inference"] > row[("ABatchE H (b=1)", 4)]["task_inference"]
-    w, r, s = batche.train(stream, NET, _exp(parallel=4), batche.BatchEConfig(), Checkpoint(tmp_path), "cpu")
+    w, r, s = batche.train(stream, NET, _exp(chunk=4), batche.BatchEConfig(), Checkpoint(tmp_path), "cpu")
     hits = []
     for t in range(4):
         x, _ = stream.task_data(t, "test", 256)

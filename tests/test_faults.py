@@ -12,11 +12,11 @@ import torch
 
 from maskcl import profiles, runs
 from maskcl.__main__ import main
-from maskcl.runs import Experiment
+from maskcl.runs import StreamExperiment
 from maskcl.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = Experiment(arch="lenet", out_size=10, n_tasks=2, checkpoints=(2,), train=TrainConfig(steps=20, batch=32),
+TINY = StreamExperiment(arch="lenet", out_size=10, n_tasks=2, checkpoints=(2,), train=TrainConfig(steps=20, batch=32),
                   test_limit=64, dataset="synthetic")
 
 

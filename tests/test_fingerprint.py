@@ -2,10 +2,10 @@
 import json
 
 from maskcl import fingerprint, runs
-from maskcl.runs import Experiment
+from maskcl.runs import StreamExperiment
 from maskcl.train import TrainConfig
 
-TINY = Experiment(arch="lenet", out_size=10, n_tasks=2, checkpoints=(2,), train=TrainConfig(steps=20, batch=32),
+TINY = StreamExperiment(arch="lenet", out_size=10, n_tasks=2, checkpoints=(2,), train=TrainConfig(steps=20, batch=32),
                   test_limit=64, dataset="synthetic")
 
 

@@ -36,10 +36,10 @@ def test_the_runner_waits_for_a_run_another_process_computes_then_takes_it_over(
     import time
 
     from maskcl import runs
-    from maskcl.runs import Experiment
+    from maskcl.runs import StreamExperiment
     from maskcl.train import TrainConfig
 
-    exp = Experiment(arch="lenet", out_size=10, n_tasks=1, checkpoints=(1,), train=TrainConfig(steps=10, batch=32),
+    exp = StreamExperiment(arch="lenet", out_size=10, n_tasks=1, checkpoints=(1,), train=TrainConfig(steps=10, batch=32),
                      test_limit=64, dataset="synthetic")
     monkeypatch.setattr(runs, "WAIT_S", 0.1)
     lock = tmp_path / "c" / "claims" / key(exp)

@@ -14,7 +14,7 @@ NET = MLP((784, 128, 64, 50))
 
 
 def experiment(n_tasks, checkpoints):
-    return runs.Experiment(method="nns", n_tasks=n_tasks, checkpoints=checkpoints, train=TrainConfig(steps=300),
+    return runs.StreamExperiment(method="nns", n_tasks=n_tasks, checkpoints=checkpoints, train=TrainConfig(steps=300),
                            dataset="synthetic")
 
 

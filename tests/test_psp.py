@@ -3,7 +3,7 @@ import torch
 from maskcl.methods import psp
 from maskcl.nets.init import kaiming_normal
 from maskcl.nets.mlp import MLP, forward
-from maskcl.runs import Experiment
+from maskcl.runs import StreamExperiment
 from maskcl.scoring import accuracy
 from maskcl.loop import load_progress
 from maskcl.store import Checkpoint
@@ -29,7 +29,7 @@ def test_identity_contexts_give_the_plain_network():
 
 
 def _exp(**kw):
-    return Experiment(method="psp", out_size=10, n_tasks=3, checkpoints=(1, 3),
+    return StreamExperiment(method="psp", out_size=10, n_tasks=3, checkpoints=(1, 3),
                       train=TrainConfig(steps=60, batch=64, lr=1e-3), dataset="synthetic", **kw)
 
 
@@ -48,7 +48,7 @@ def test_psp_learns_remembers_with_contexts_and_resumes(tmp_path):
     wrong = accuracy(lambda xb: psp.forward(xb, w, psp.contexts(net, exp.seed, 1)), x, y)
     assert right > wrong + 15
     # killed after one task, resumed: identical to the uninterrupted run
-    short = Experiment(**{**exp.__dict__, "n_tasks": 1, "checkpoints": (1,)})
+    short = StreamExperiment(**{**exp.__dict__, "n_tasks": 1, "checkpoints": (1,)})
     psp.run(short, Checkpoint(tmp_path / "b"), stream, net, "cpu")
     resumed = psp.run(exp, Checkpoint(tmp_path / "b"), stream, net, "cpu")
     assert resumed == full

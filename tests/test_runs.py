@@ -11,13 +11,13 @@ import pytest
 import torch
 
 from maskcl import profiles
-from maskcl.runs import Experiment, check_profile, resolve_device, result_path, run
+from maskcl.runs import StreamExperiment, check_profile, resolve_device, result_path, run
 from maskcl.store import config_key
 from maskcl.train import TrainConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-TINY = Experiment(arch="lenet", out_size=20, n_tasks=3, checkpoints=(2, 3), train=TrainConfig(steps=20, batch=32),
-                  test_limit=256, dataset="synthetic", parallel=3)
+TINY = StreamExperiment(arch="lenet", out_size=20, n_tasks=3, checkpoints=(2, 3), train=TrainConfig(steps=20, batch=32),
+                  test_limit=256, dataset="synthetic", chunk=3)
 
 
 def test_result_is_cached_and_records_provenance(tmp_path):
@@ -34,8 +34,8 @@ def test_result_is_cached_and_records_provenance(tmp_path):
     assert {"SupSup (GG)", "SupSup (GNu H)", "SupSup (GNu G)", "SupSup (GNu H, full batch)"} <= methods
 
 
-def test_parallel_is_not_part_of_the_key_and_does_not_change_results(tmp_path):
-    seq = replace(TINY, parallel=1)
+def test_chunk_is_not_part_of_the_key_and_does_not_change_results(tmp_path):
+    seq = replace(TINY, chunk=1)
     assert config_key("supsup", seq, 1) == config_key("supsup", TINY, 1)
     assert config_key("supsup", replace(TINY, seed=1), 1) != config_key("supsup", TINY, 1)
     a = run(seq, device="cpu", results=tmp_path / "a", cache=tmp_path / "ca")
@@ -52,9 +52,9 @@ def test_bounds_run(tmp_path, method):
 
 def test_bad_inputs_are_clear_errors():
     with pytest.raises(ValueError, match="unknown method"):
-        Experiment(method="ewc")
+        StreamExperiment(method="ewc")
     with pytest.raises(ValueError, match="checkpoints"):
-        Experiment(n_tasks=5, checkpoints=(10,))
+        StreamExperiment(n_tasks=5, checkpoints=(10,))
     with pytest.raises(ValueError, match="unknown profile"):
         check_profile("fast")
     with pytest.raises(ValueError, match="unknown profile"):
@@ -88,10 +88,10 @@ def test_profiles_paper_is_the_paper_protocol():
 RUNNER = """
 import sys
 from dataclasses import replace
-from maskcl.runs import Experiment, run
+from maskcl.runs import StreamExperiment, run
 from maskcl.train import TrainConfig
-exp = Experiment(arch="lenet", out_size=20, n_tasks=5, checkpoints=(5,), train=TrainConfig(steps=200, batch=64),
-                 test_limit=256, dataset="synthetic", parallel=1)
+exp = StreamExperiment(arch="lenet", out_size=20, n_tasks=5, checkpoints=(5,), train=TrainConfig(steps=200, batch=64),
+                 test_limit=256, dataset="synthetic", chunk=1)
 run(exp, device="cpu", results=sys.argv[1], cache=sys.argv[2])
 """
 
@@ -100,7 +100,7 @@ def test_killed_run_resumes_from_its_checkpoints(tmp_path):
     results, cache = tmp_path / "r", tmp_path / "c"
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     proc = subprocess.Popen([sys.executable, "-c", RUNNER, str(results), str(cache)], env=env)
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # generous: a loaded machine trains slowly
     done = []
     while time.time() < deadline and proc.poll() is None:
         idx = list(cache.glob("ckpt/*/masks/progress.json"))
@@ -115,8 +115,8 @@ def test_killed_run_resumes_from_its_checkpoints(tmp_path):
     assert not list(results.glob("*/*.json")), "a killed run must not leave a result"
     ckpt = next(cache.glob("ckpt/*"))
     stamps = {n: (ckpt / n).stat().st_mtime_ns for n in done}
-    exp = Experiment(arch="lenet", out_size=20, n_tasks=5, checkpoints=(5,), train=TrainConfig(steps=200, batch=64),
-                     test_limit=256, dataset="synthetic", parallel=1)
+    exp = StreamExperiment(arch="lenet", out_size=20, n_tasks=5, checkpoints=(5,), train=TrainConfig(steps=200, batch=64),
+                     test_limit=256, dataset="synthetic", chunk=1)
     resumed = run(exp, device="cpu", results=results, cache=cache)
     assert {n: (ckpt / n).stat().st_mtime_ns for n in done} == stamps  # finished tasks were not retrained
     fresh = run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
@@ -127,11 +127,11 @@ def test_options_added_later_keep_old_keys():
     """`gammas` only enters the key when set, so results stored before it existed keep their keys."""
     from maskcl.store import config_dict, config_key
 
-    plain = Experiment()
+    plain = StreamExperiment()
     assert "gammas" not in config_dict(plain)
-    with_gammas = Experiment(inference="binary", gammas=(0.1,))
+    with_gammas = StreamExperiment(inference="binary", gammas=(0.1,))
     assert config_dict(with_gammas)["gammas"] == [0.1]
-    assert config_key("supsup", with_gammas, 1) != config_key("supsup", Experiment(inference="binary"), 1)
+    assert config_key("supsup", with_gammas, 1) != config_key("supsup", StreamExperiment(inference="binary"), 1)
 
 
 def test_bumping_a_method_version_misses_the_cache_and_marks_old_results_stale(tmp_path, monkeypatch):

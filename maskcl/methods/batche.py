@@ -24,7 +24,7 @@ from ..nets.init import kaiming_normal
 from ..nets.mlp import MLP, forward
 from ..data import TaskStream
 from ..infer import batch_correct, decision_groups, entropy
-from ..loop import run_jobs, run_tasks
+from ..loop import chunked, run_jobs, run_tasks
 from ..seeding import generator
 from ..registry import register
 from ..store import Checkpoint
@@ -93,7 +93,7 @@ def train_fast(stream: TaskStream, exp, tasks: list[int], ws: list[torch.Tensor]
 
 def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint, device):
     """W and every task's fast weights (r, s stacked over tasks), trained as BatchE does, through the task loop:
-    task 0 trains W with its fast weights, then chunks of `exp.parallel` later tasks (independent given W) train
+    task 0 trains W with its fast weights, then chunks of `exp.chunk` later tasks (independent given W) train
     theirs together."""
     n_layers = len(net.shapes)
 
@@ -114,7 +114,7 @@ def train(stream: TaskStream, net: MLP, exp, cfg: BatchEConfig, ckpt: Checkpoint
             rt, st = trained[:n_layers], trained[n_layers:]
         return [({}, {"r": [x[b] for x in rt], "s": [x[b] for x in st]}) for b in range(len(tasks))]
 
-    chunks = [[0]] + [range(t0, min(t0 + exp.parallel, exp.n_tasks)) for t0 in range(1, exp.n_tasks, exp.parallel)]
+    chunks = [[0]] + chunked(exp.n_tasks, exp.chunk, start=1)
     progress = run_tasks(ckpt, exp.n_tasks, learn, {"weights": kaiming_normal(net, exp.seed, device)}, chunks,
                          device, desc="batche")
     r, s = ([torch.stack([k[name][l] for k in progress.kept]) for l in range(n_layers)] for name in ("r", "s"))
@@ -163,12 +163,12 @@ def evaluate_abatche(stream: TaskStream, weights, r, s, exp, ckpt: Checkpoint) -
     return out
 
 
-@register("batche", version=VERSION, config="Experiment", setup="stream")
+@register("batche", version=VERSION, config="StreamExperiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     """BatchE with task identity (GG), with SupSup's one-shot task inference over the rank-one matrices
     (GNu; `exp.objectives` × `exp.decide`) and, for the group sizes in `exp.abatche`, ABatchE — at every
     checkpoint."""
-    weights, r, s = train(stream, net, exp, BatchEConfig(), ckpt, device)
+    weights, r, s = train(stream, net, exp, exp.batche, ckpt, device)
     per_task = evaluate(stream, weights, rank_one(r, s), exp, ckpt)
     rows = result_rows(per_task, exp.checkpoints, "BatchE")
     if exp.abatche:

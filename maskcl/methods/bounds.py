@@ -14,7 +14,7 @@ import torch
 from ..nets.init import kaiming_normal
 from ..nets.mlp import MLP
 from ..data import TaskStream
-from ..loop import run_tasks
+from ..loop import chunked, run_tasks
 from ..scoring import mlp_accuracy
 from ..registry import register
 from ..store import Checkpoint
@@ -43,7 +43,7 @@ def train_dense(stream: TaskStream, init: list[torch.Tensor], tasks: Sequence[in
     return in_groups(init[0].device, len(tasks), train_group)
 
 
-@register("upper_bound", version=VERSION, config="Experiment", setup="stream")
+@register("upper_bound", version=VERSION, config="StreamExperiment", setup="stream")
 def upper_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     def learn(tasks, progress):
         inits = [torch.stack(ws) for ws in zip(*(kaiming_normal(net, (exp.seed, t), device) for t in tasks))]
@@ -51,14 +51,14 @@ def upper_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> 
         return [({"accuracy": mlp_accuracy([w[b] for w in trained], *stream.task_data(t, "test", exp.test_limit))}, {})
                 for b, t in enumerate(tasks)]
 
-    chunks = [range(t0, min(t0 + exp.parallel, exp.n_tasks)) for t0 in range(0, exp.n_tasks, exp.parallel)]
+    chunks = chunked(exp.n_tasks, exp.chunk)
     per_task = [r["accuracy"] for r in run_tasks(ckpt, exp.n_tasks, learn, chunks=chunks, device=device,
                                                  desc="upper bound").log]
     rows = [{"method": "Upper Bound", "tasks": k, "accuracy": sum(per_task[:k]) / k} for k in exp.checkpoints]
     return {"rows": rows, "per_task": {"Upper Bound": per_task}}
 
 
-@register("lower_bound", version=VERSION, config="Experiment", setup="stream")
+@register("lower_bound", version=VERSION, config="StreamExperiment", setup="stream")
 def lower_bound(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     def learn(tasks, progress):
         t, = tasks

@@ -112,16 +112,16 @@ def _score(stream, net, weights, mask, stats, task: int, split: str, limit=None)
 
 
 def kkt(exp, stream, net, weights, masks, stats, task: int) -> tuple[int | None, list[float]]:
-    """KKT before learning `task`: exp.kkt_batches batches of 64 of its training rows (drawn from (seed, task)),
-    embedded by every earlier task's subnetwork (current W ⊙ M_j, its statistics, evaluation mode); the first 66%
-    fit the KNNs (the ExSSNeT code's split), the rest score them."""
+    """KKT before learning `task`: exp.kkt_batches batches of exp.kkt_batch (64) of its training rows (drawn from
+    (seed, task)), embedded by every earlier task's subnetwork (current W ⊙ M_j, its statistics, evaluation mode);
+    the first exp.kkt_fit (66 %) fit the KNNs (the ExSSNeT code's split), the rest score them."""
     rows = stream.indices(task, "train")[:exp.train_limit]
     rows = rows[torch.randperm(len(rows), generator=generator("kkt", exp.seed, task)).to(rows.device)]
-    x, y = stream.inputs("train", rows[: 64 * exp.kkt_batches])
+    x, y = stream.inputs("train", rows[: exp.kkt_batch * exp.kkt_batches])
     with torch.no_grad():
         features = [net.forward(x, _masked(weights, m), s, train=False, head=False).flatten(1)
                     for m, s in zip(masks, stats)]
-    return kkt_source(features, y, int(0.66 * len(y)), exp.kkt_k, exp.per_task)
+    return kkt_source(features, y, int(exp.kkt_fit * len(y)), exp.kkt_k, exp.per_task)
 
 
 def _val_curve(exp, stream, net, weights_of, mask_of, stats, task: int, curve: list):

@@ -18,7 +18,7 @@ import torch
 from ..nets.init import kaiming_normal
 from ..nets.mlp import MLP, mlp
 from ..data import TaskStream, load_dataset, task_stream
-from ..loop import run_jobs, run_tasks
+from ..loop import chunked, run_jobs, run_tasks
 from ..infer import batch_correct, decision_groups, one_shot
 from ..masks import topk_mask
 from ..seeding import generator
@@ -117,7 +117,7 @@ class ImpressExperiment:
     test_limit: int | None = None
     dataset: str = "mnist"
     seed: int = 0
-    parallel: int = field(default=25, metadata={"key": False})
+    chunk: int = field(default=25, metadata={"key": False})
 
     def __post_init__(self):
         if self.stream not in ("permuted", "rotated"):
@@ -136,9 +136,9 @@ class ImpressExperiment:
 def _bases(exp, stream: TaskStream, net: MLP, weights, ckpt: Checkpoint, device) -> tuple[dict, list]:
     """The three bases (largest size of each kind) and every task's own SupSup mask."""
     cfg, n_tasks = exp.mask_config(), exp.n_basis_tasks + exp.n_new
-    own = learn_masks(stream, net, weights, range(n_tasks), cfg, exp.seed, ckpt, exp.parallel, "heterogeneous")
+    own = learn_masks(stream, net, weights, range(n_tasks), cfg, exp.seed, ckpt, exp.chunk, "heterogeneous")
     n_hom = max(exp.homogeneous, default=0)
-    hom = learn_masks(stream, net, weights, [0] * n_hom, cfg, exp.seed, ckpt, exp.parallel, "homogeneous",
+    hom = learn_masks(stream, net, weights, [0] * n_hom, cfg, exp.seed, ckpt, exp.chunk, "homogeneous",
                        keys=[("homogeneous", j) for j in range(n_hom)]) if n_hom else None
     rnd = random_basis(net, max(exp.random, default=0), exp.density, exp.seed, device) if exp.random else None
     return {"heterogeneous": [m[:exp.n_basis_tasks] for m in own], "homogeneous": hom, "random": rnd}, own
@@ -183,9 +183,9 @@ def _fit_and_score(exp, stream, weights, basis, kind: str, n: int, new: list[int
     """α for the new tasks and (basis-GN) the basis tasks a basis of this kind and size was made from."""
     gn = list(range(min(n, exp.basis_gn))) if kind == "heterogeneous" else [0] if kind == "homogeneous" else []
     tasks = new + gn
-    alphas = torch.cat([fit_alpha(stream, weights, basis, tasks[i:i + exp.parallel], exp.alpha, exp.seed,
-                                  keys=[("alpha", kind, n, t) for t in tasks[i:i + exp.parallel]])
-                        for i in range(0, len(tasks), exp.parallel)])
+    alphas = torch.cat([fit_alpha(stream, weights, basis, tasks[i:i + exp.chunk], exp.alpha, exp.seed,
+                                  keys=[("alpha", kind, n, t) for t in tasks[i:i + exp.chunk]])
+                        for i in range(0, len(tasks), exp.chunk)])
     out = []
     for t, a in zip(tasks, alphas):
         role = "new" if t in new else "basis"
@@ -218,7 +218,7 @@ class ImpressGNExperiment:
     test_limit: int | None = None
     dataset: str = "mnist"
     seed: int = 0
-    parallel: int = field(default=25, metadata={"key": False})
+    chunk: int = field(default=25, metadata={"key": False})
 
     def mask_config(self) -> TrainConfig:
         return TrainConfig(steps=self.mask_steps, lr=self.mask_lr, mask="topk", density=self.density)
@@ -231,7 +231,7 @@ def run_gn(exp: ImpressGNExperiment, ckpt: Checkpoint, device) -> dict:
     net = mlp("lenet", 10)
     weights = kaiming_normal(net, exp.seed, device)
     basis = learn_masks(stream, net, weights, range(exp.n_basis), exp.mask_config(), exp.seed, ckpt,
-                        exp.parallel, "heterogeneous")
+                        exp.chunk, "heterogeneous")
     per_epoch = math.ceil(len(stream.indices(0, "train")) / exp.alpha.batch)
     at = [e * per_epoch for e in exp.epochs]
     cfg = AlphaConfig(steps=max(at), batch=exp.alpha.batch, lr=exp.alpha.lr, lam=exp.alpha.lam)
@@ -240,7 +240,7 @@ def run_gn(exp: ImpressGNExperiment, ckpt: Checkpoint, device) -> dict:
         got = fit_alpha(stream, weights, basis, tasks, cfg, exp.seed, keys=[("gn", t) for t in tasks], snapshot_at=at)
         return [({}, {"alpha": [a[b] for a in got]}) for b in range(len(tasks))]  # α after each of exp.epochs
 
-    chunks = [range(i, min(i + exp.parallel, exp.n_tasks)) for i in range(0, exp.n_tasks, exp.parallel)]
+    chunks = chunked(exp.n_tasks, exp.chunk)
     kept = run_tasks(ckpt.sub("alpha"), exp.n_tasks, learn, chunks=chunks, device=device,
                      desc="alpha, all tasks").kept
     rows = []
@@ -305,7 +305,7 @@ class ImpressProbeExperiment:
     test_limit: int | None = None
     dataset: str = "mnist"
     seed: int = 0
-    parallel: int = field(default=36, metadata={"key": False})
+    chunk: int = field(default=36, metadata={"key": False})
 
     def __post_init__(self):
         if unknown := [name for name in self.layouts if name not in LAYOUTS]:
@@ -321,7 +321,7 @@ def run_probe(exp: ImpressProbeExperiment, ckpt: Checkpoint, device) -> dict:
     stream = task_stream("rotated", n_tasks, load_dataset(exp.dataset, exp.seed), base_seed=exp.seed, device=device)
     net = mlp("lenet", 10)
     weights = kaiming_normal(net, exp.seed, device)
-    own = learn_masks(stream, net, weights, range(n_tasks), exp.mask_config(), exp.seed, ckpt, exp.parallel,
+    own = learn_masks(stream, net, weights, range(n_tasks), exp.mask_config(), exp.seed, ckpt, exp.chunk,
                        "heterogeneous")
     test = lambda t: stream.task_data(t, "test", exp.test_limit)  # noqa: E731
     alone = lambda j, t: mlp_accuracy([w * m[j] for w, m in zip(weights, own)], *test(t))  # noqa: E731

@@ -137,12 +137,13 @@ def evaluate(stream: TaskStream, weights, masks, k: int, tasks: int, exp) -> tup
     return sum(accs) / len(accs), accs
 
 
-@register("nns", version=VERSION, config="Experiment", setup="stream")
-def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device, cfg: NNsConfig = NNS) -> dict:
-    """Train through the unlabelled stream, allocating masks as needed (at most cfg.budget), and evaluate at
+@register("nns", version=VERSION, config="StreamExperiment", setup="stream")
+def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
+    """Train through the unlabelled stream, allocating masks as needed (at most exp.nns.budget), and evaluate at
     exp.checkpoints (numbers of true tasks seen). Through the task loop: the masks a task trained are saved (the
     bank's own files, since a mask keeps training across tasks) before the task is logged, so a run resumes at
     the last finished task."""
+    cfg = exp.nns
     weights = signed_constant(net, exp.seed, device)
     bank = MaskBank(net, weights, exp.seed, exp.train.lr)
 

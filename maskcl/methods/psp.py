@@ -55,7 +55,7 @@ def forward(x: torch.Tensor, weights: list[torch.Tensor], ctx: list[torch.Tensor
     return h
 
 
-@register("psp", version=VERSION, config="Experiment", setup="stream")
+@register("psp", version=VERSION, config="StreamExperiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     """Train W on tasks 0..n−1 in turn; at every checkpoint k evaluate tasks 0..k−1 with their own contexts
     and the current W. Resumes after the last finished task (`maskcl.loop`)."""

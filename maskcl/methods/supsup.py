@@ -29,7 +29,7 @@ import torch
 from ..data import TaskStream
 from ..infer import batch_correct, decision_groups, infer, superpose
 from ..kernels import mlp_train
-from ..loop import run_jobs, run_tasks
+from ..loop import chunked, run_jobs, run_tasks
 from ..masks import binary_mask, init_scores, mask_bytes, masked_weight, pack_bits, unpack_bits
 from ..nets.init import signed_constant
 from ..nets.mlp import MLP
@@ -73,8 +73,8 @@ def train_masks(stream: TaskStream, net: MLP, weights: list[torch.Tensor], tasks
 
 
 def learn_masks(stream: TaskStream, net: MLP, weights, tasks, cfg: TrainConfig, seed: int, ckpt: Checkpoint,
-                parallel: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
-    """`train_masks` through the task loop (`maskcl.loop`, in the sub-checkpoint `name`), `parallel` masks at a
+                chunk: int, name: str = "masks", keys=None) -> list[torch.Tensor]:
+    """`train_masks` through the task loop (`maskcl.loop`, in the sub-checkpoint `name`), `chunk` masks at a
     time, each kept bit-packed, so an interrupted run resumes at the first missing chunk. Per layer bool
     (n, out, in)."""
     tasks, keys = list(tasks), list(keys or tasks)
@@ -83,7 +83,7 @@ def learn_masks(stream: TaskStream, net: MLP, weights, tasks, cfg: TrainConfig, 
         masks = train_masks(stream, net, weights, [tasks[i] for i in idx], cfg, seed, [keys[i] for i in idx])
         return [({}, {"layer": [pack_bits(m[b].flatten()) for m in masks]}) for b in range(len(idx))]
 
-    chunks = [range(i, min(i + parallel, len(tasks))) for i in range(0, len(tasks), parallel)]
+    chunks = chunked(len(tasks), chunk)
     kept = run_tasks(ckpt.sub(name), len(tasks), learn, chunks=chunks, device=weights[0].device, desc=name).kept
     return [torch.stack([unpack_bits(k["layer"][l], math.prod(shape)).view(shape) for k in kept])
             for l, shape in enumerate(net.shapes)]
@@ -168,12 +168,12 @@ def result_rows(per_task: dict, checkpoints, name: str = "SupSup") -> list[dict]
 
 # 4. The runs
 
-@register("supsup", version=VERSION, config="Experiment", setup="stream")
+@register("supsup", version=VERSION, config="StreamExperiment", setup="stream")
 def run(exp, ckpt: Checkpoint, stream: TaskStream, net: MLP, device) -> dict:
     """SupSup on an MLP stream: exp.n_tasks masks (`learn_masks`), then GG and every GNu variant of exp at each of
     exp.checkpoints (`evaluate`)."""
     weights = [w.to(getattr(torch, exp.precision)) for w in signed_constant(net, exp.seed, device)]
-    masks = learn_masks(stream, net, weights, range(exp.n_tasks), exp.train, exp.seed, ckpt, exp.parallel)
+    masks = learn_masks(stream, net, weights, range(exp.n_tasks), exp.train, exp.seed, ckpt, exp.chunk)
     per_task = evaluate(stream, weights, masks, exp, ckpt)
     density = [float(m.float().mean()) for m in masks]
     return {"rows": result_rows(per_task, exp.checkpoints), "per_task": per_task, "mask_density_per_layer": density,

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from maskcl import runs
 from maskcl.data import class_split, synthetic_cifar
 from maskcl.masks import binary_mask, init_scores
-from maskcl.methods import impress, impress_conv
+from maskcl.methods import impress, impress_split
 from maskcl.nets.init import kaiming_normal
 from maskcl.nets.resnet import ResNet, batch_stats, forward, init_stats
 from maskcl.scoring import task_accuracy
@@ -23,11 +23,11 @@ def tiny_stream(n_tasks=5, n_train=64):
     return class_split("synthetic", synthetic_cifar(2 * n_tasks, 0, n_train, 16), n_tasks, 2, 0)
 
 
-def small(**kw) -> impress_conv.ImpressSplitExperiment:
+def small(**kw) -> impress_split.ImpressSplitExperiment:
     base = dict(data="synthetic", n_tasks=5, per_task=2, width=4, heterogeneous=(2, 3), homogeneous=(2,), random=(2,),
                 n_new=2, basis_gn=3, n_incorrect=2, mask=EPOCH, alpha=replace(EPOCH, lr=0.02, weight_decay=0.1),
                 test_limit=40)
-    return impress_conv.ImpressSplitExperiment(**{**base, **kw})
+    return impress_split.ImpressSplitExperiment(**{**base, **kw})
 
 
 def test_alpha_over_conv_layers_is_eq1_by_hand():
@@ -37,7 +37,7 @@ def test_alpha_over_conv_layers_is_eq1_by_hand():
     basis = [torch.rand(n, *s, generator=g) < 0.3 for s in TINY.shapes]
     flat = [b.flatten(1).float() for b in basis]
     alpha = torch.randn(n, len(TINY.shapes), generator=g)
-    got = impress_conv.as_weights(w, flat, alpha)
+    got = impress_split.as_weights(w, flat, alpha)
     assert len(got) == 21 and [v.shape for v in got] == [torch.Size(s) for s in TINY.shapes]
     for l in range(len(w)):
         want = w[l] * sum(alpha[t, l] * basis[l][t].float() for t in range(n))
@@ -54,7 +54,7 @@ def test_the_hybrid_learns_exactly_the_head_scores_and_alpha(monkeypatch):
     flat = [b.flatten(1).float() for b in impress.random_basis(TINY, 3, 0.3, seed=0)]
     frozen = [t.clone() for t in w + flat]
     seen = {}
-    real = impress_conv.fit_epochs
+    real = impress_split.fit_epochs
 
     def spy(stream_, task, params, loss_fn, *args, **kw):
         x, y = stream_.task_data(task, "train", 8)
@@ -68,8 +68,8 @@ def test_the_hybrid_learns_exactly_the_head_scores_and_alpha(monkeypatch):
             p.grad = None
         return real(stream_, task, params, loss_fn, *args, **kw)
 
-    monkeypatch.setattr(impress_conv, "fit_epochs", spy)
-    alpha, stats, head, _ = impress_conv.learn_alpha(exp, stream, TINY, w, flat, 3, "k", hybrid=True)
+    monkeypatch.setattr(impress_split, "fit_epochs", spy)
+    alpha, stats, head, _ = impress_split.learn_alpha(exp, stream, TINY, w, flat, 3, "k", hybrid=True)
     n_layers = len(TINY.shapes)
     assert seen["params"] == [torch.Size([3, n_layers - 1]), torch.Size(TINY.shapes[-1])]
     assert all(g.abs().sum() > 0 for g in seen["grads"])  # both receive a gradient
@@ -79,9 +79,9 @@ def test_the_hybrid_learns_exactly_the_head_scores_and_alpha(monkeypatch):
     assert not torch.equal(alpha, torch.full_like(alpha, 1 / 3))  # α moved
     start = init_scores(TINY, exp.seed, "k")[-1]
     assert not torch.equal(head, start)  # the head's scores moved
-    used = impress_conv.as_weights(w, flat, alpha, head, exp.density)
+    used = impress_split.as_weights(w, flat, alpha, head, exp.density)
     assert torch.equal(used[-1], w[-1] * binary_mask(head, "topk", exp.density).float())  # a binary head mask
-    plain, *_ = impress_conv.learn_alpha(exp, stream, TINY, w, flat, 3, "k")
+    plain, *_ = impress_split.learn_alpha(exp, stream, TINY, w, flat, 3, "k")
     assert plain.shape == (3, n_layers)
 
 
@@ -101,10 +101,10 @@ def test_basis_gn_concentrates_on_the_own_mask():
     alone = task_accuracy(stream, net, [a * m for a, m in zip(w, own)], own_stats, 0, "test")
     rnd = impress.random_basis(net, 2, exp.density, seed=5)
     flat = [torch.cat([o[None], r]).flatten(1).float() for o, r in zip(own, rnd)]
-    alpha, stats, _, _ = impress_conv.learn_alpha(exp, stream, net, w, flat, 0, "gn")
+    alpha, stats, _, _ = impress_split.learn_alpha(exp, stream, net, w, flat, 0, "gn")
     assert impress.correct_share(alpha, 0) > 0.45  # uniform: 1/3
     assert float((alpha.abs().argmax(0) == 0).float().mean()) > 0.5
-    assert task_accuracy(stream, net, impress_conv.as_weights(w, flat, alpha), stats, 0, "test") >= alone
+    assert task_accuracy(stream, net, impress_split.as_weights(w, flat, alpha), stats, 0, "test") >= alone
 
 
 def test_batch_stats_are_torchs_cumulative_average():
@@ -133,7 +133,7 @@ def test_run_rows_and_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypa
     assert sorted(r["task"] for r in gn) == [0, 1, 2] and all(0 < r["alpha_on_own_mask"] < 1 for r in gn)
     assert fresh["layers"] == 21 and fresh["n_weights"] == ResNet(2, 4).n_weights
 
-    calls, real = [], impress_conv.fit_epochs
+    calls, real = [], impress_split.fit_epochs
 
     def dies(*args, **kw):
         calls.append(1)
@@ -141,11 +141,11 @@ def test_run_rows_and_a_killed_run_resumes_to_the_same_result(tmp_path, monkeypa
             raise KeyboardInterrupt
         return real(*args, **kw)
 
-    monkeypatch.setattr(impress_conv, "fit_epochs", dies)
+    monkeypatch.setattr(impress_split, "fit_epochs", dies)
     with pytest.raises(KeyboardInterrupt):
         runs.run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     assert not list((tmp_path / "r2").glob("*/*.json")), "a killed run must not leave a result"
-    monkeypatch.setattr(impress_conv, "fit_epochs", real)
+    monkeypatch.setattr(impress_split, "fit_epochs", real)
     resumed = runs.run(exp, device="cpu", results=tmp_path / "r2", cache=tmp_path / "c2")
     strip = lambda r: {k: v for k, v in r.items() if k != "provenance"}  # noqa: E731
     assert strip(resumed) == strip(fresh)
