@@ -213,6 +213,9 @@ def main():
     parser.add_argument("--label", default="now")
     parser.add_argument("--chunk", type=int, default=50, help="tasks per training chunk (the paper profile's)")
     parser.add_argument("--n", type=int, nargs=2, default=(10, 30), help="task counts for the end-to-end runs")
+    parser.add_argument("--arch", default="lenet", choices=("lenet", "fc"))
+    parser.add_argument("--out-size", type=int, default=100, help="s, the head's outputs")
+    parser.add_argument("--training-only", action="store_true", help="only the training step and its parts")
     parser.add_argument("--against", default=None,
                         help="a checkout of maskcl at another commit: its end-to-end runs alternate with ours")
     parser.add_argument("--rounds", type=int, default=1, help="end-to-end rounds (alternating with --against)")
@@ -222,10 +225,15 @@ def main():
     start = time.perf_counter()
     torch.manual_seed(0)
     device = torch.device("cpu")
-    net = mlp("lenet", 100)
+    net = mlp(args.arch, args.out_size)
     stream = task_stream("permuted", max(args.chunk, 1), load_dataset("mnist", 0), base_seed=0)
     weights = signed_constant(net, 0)
     train = training_parts(stream, net, weights, args.chunk)
+    if args.training_only:
+        result = {"label": args.label, "setting": f"{args.arch}, s={args.out_size}, PermutedMNIST, 1000 RMSprop "
+                  "steps of 128", "chunk": args.chunk, "training_s_per_task": train,
+                  "training_over_matmul_floor": round(train["step"] / train["matmul"], 2)}
+        return save(result, f"task_cost_{args.label}", device, start)
     evaluation = evaluation_parts(stream, net, weights)
     io = checkpoint_io(net)
     command = lambda n: [sys.executable, "-c", END_TO_END, str(n), str(args.chunk)]  # noqa: E731
