@@ -71,7 +71,6 @@ if [ -z "${MASKCL_FIGURES:-}" ]; then
 fi
 export MASKCL_FIGURES
 FIGURES="$MASKCL_FIGURES"
-mkdir -p "$BUILD" "$FIGURES"
 
 selected=()
 for nb in notebooks/[0-9][0-9]_*.ipynb; do
@@ -92,6 +91,7 @@ for name in "${selected[@]}"; do
   marker="$(mktemp)"
   start=$(date +%s)
   echo "== $name ($PROFILE, $DEVICE)"
+  mkdir -p "$BUILD" "$FIGURES"  # only once a notebook runs: a refused run leaves no empty folders behind
   if "$PY" -m papermill "$nb" "$BUILD/$name.ipynb" -p PROFILE "$PROFILE" -p DEVICE "$DEVICE" \
        --cwd notebooks "$BAR"; then
     status=ok

@@ -1,4 +1,5 @@
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -53,6 +54,15 @@ def test_missing_data_stops_every_notebook_before_it_starts(tmp_path):
     assert list(tmp_path.iterdir()) == []  # nothing created or fetched
 
 
+def test_a_refused_run_creates_no_output_folders(tmp_path):
+    """Output folders are made only once a notebook runs: a run stopped by the data check leaves none behind."""
+    env = {**os.environ, "MASKCL_PYTHON": sys.executable, "PYTHONPATH": str(ROOT), "MASKCL_DATA": str(tmp_path),
+           "MASKCL_FIGURES": str(tmp_path / "figures")}
+    out = subprocess.run(["bash", str(ROOT / "reproduce.sh"), "--no-setup", "--only", "09", "--offline"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 2 and not (tmp_path / "figures").exists()
+
+
 def test_corrupt_data_is_named_before_any_notebook(tmp_path):
     raw = tmp_path / "MNIST" / "raw"
     raw.mkdir(parents=True)
@@ -68,6 +78,21 @@ def test_preflight_knows_what_each_profile_reads():
     assert profiles.datasets(["08"], "paper") == ["cifar100"]
     assert profiles.datasets(list(profiles.NOTEBOOKS), "smoke") == []  # smoke falls back to synthetic data
     assert sorted(profiles.NOTEBOOKS) == sorted(p.name[:2] for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+@pytest.fixture
+def _build_left_as_found():
+    """The stand-in runs below reach the point where reproduce.sh creates build/<profile>/figures in the work tree:
+    remove the folders a test created (only empty ones it made), so the test suite leaves the tree as it found it."""
+    before = {p for p in (ROOT / "build").rglob("*")} if (ROOT / "build").exists() else None
+    yield
+    if before is None:
+        if (ROOT / "build").exists() and not any(p.is_file() for p in (ROOT / "build").rglob("*")):
+            shutil.rmtree(ROOT / "build")
+        return
+    for p in sorted(set((ROOT / "build").rglob("*")) - before, reverse=True):
+        if p.is_dir() and not any(p.iterdir()):
+            p.rmdir()
 
 
 def _papermill_call(tmp_path, args, env_extra=None) -> str:
@@ -94,7 +119,7 @@ def _papermill_call(tmp_path, args, env_extra=None) -> str:
     (["--profile", "quick"], "true", "--no-progress-bar"),
     (["--profile", "smoke"], None, "--no-progress-bar"),
 ])
-def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path, args, ci, bar):
+def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path, args, ci, bar, _build_left_as_found):
     """The per-cell bar unless smoke, $CI or --quiet; the library's bars always off inside headless kernels."""
     call = _papermill_call(tmp_path, args, {"CI": ci} if ci else None).split()
     assert call[-3] == bar and call[-2] == "PROGRESS=0", call
@@ -106,7 +131,7 @@ def test_progress_bar_on_a_terminal_run_quiet_under_smoke_ci_and_quiet(tmp_path,
     (["--from-results"], "figures"),
     (["--profile", "paper"], "build/paper/figures"),
 ])
-def test_only_an_explicit_flag_writes_the_committed_gallery(tmp_path, args, where):
+def test_only_an_explicit_flag_writes_the_committed_gallery(tmp_path, args, where, _build_left_as_found):
     """A default run's figures go to build/<profile>/figures/; figures/ (the gallery) only with --gallery or
     --from-results, so a quick run never replaces a committed paper-profile figure."""
     assert _papermill_call(tmp_path, args).endswith(f"FIGURES={ROOT / where}")
