@@ -28,6 +28,7 @@ from .setups import SETUPS
 from .store import (Checkpoint, CorruptFile, config_dict, key_of, move_aside, read_json, remove_orphans,
                     write_json)
 from .methods.batche import BatchEConfig
+from .methods.gg_baselines import BaselineLRs
 from .methods.nns import NNsConfig
 from .train import EpochConfig, TrainConfig
 
@@ -92,6 +93,7 @@ class GGExperiment:
     test_limit: int | None = None  # test images per task (None: all)
     curves: bool = False  # SupSup: test accuracy after every epoch (Fig. 11-right)
     channels_last: bool = field(default=False, metadata={"key": "if_set"})  # faster on CPU, not bit-identical
+    baseline_lrs: BaselineLRs = field(default=BaselineLRs(), metadata={"key": "if_set"})  # the GG baselines' lrs
     seed: int = 0
     # SupSup in scenario GNu (no task identity at test): the head's s outputs (None: per_task, no superfluous
     # ones), the objectives of task inference (none: GG only), when and how it decides (as StreamExperiment's)

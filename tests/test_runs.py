@@ -134,6 +134,23 @@ def test_options_added_later_keep_old_keys():
     assert config_key("supsup", with_gammas, 1) != config_key("supsup", StreamExperiment(inference="binary"), 1)
 
 
+def test_settings_that_were_module_constants_are_key_fields_that_keep_old_keys():
+    """BatchE's and the GG baselines' learning rates, NNs' allocation, KKT's batching: the default leaves the
+    key as it was before the setting became a field; any other value is another run."""
+    from maskcl.methods.batche import BatchEConfig
+    from maskcl.methods.gg_baselines import BaselineLRs
+    from maskcl.methods.nns import NNsConfig
+    from maskcl.runs import CLExperiment, GGExperiment
+    from maskcl.store import config_dict
+
+    for exp, name, other in [(StreamExperiment(method="batche"), "batche", BatchEConfig(lr=0.1)),
+                             (StreamExperiment(method="nns"), "nns", NNsConfig(budget=10)),
+                             (GGExperiment(method="separate_heads"), "baseline_lrs", BaselineLRs(head=0.1)),
+                             (CLExperiment(), "kkt_batch", 32)]:
+        assert name not in config_dict(exp)
+        assert config_key(exp.method, replace(exp, **{name: other}), 1) != config_key(exp.method, exp, 1)
+
+
 def test_bumping_a_method_version_misses_the_cache_and_marks_old_results_stale(tmp_path, monkeypatch):
     from maskcl import registry, runs
 

@@ -13,7 +13,7 @@ reduced ResNet-18 with torch's default (Kaiming-uniform) weights; the task is gi
 """
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -30,7 +30,17 @@ from ..train import fit_epochs, task_epochs
 # Bump when a change alters this method's results: the cache key includes it, so old results miss.
 VERSION = 1
 
-FIRST_LR, HEAD_LR, FAST_LR = 1e-3, 1e-2, 0.1
+
+
+@dataclass(frozen=True)
+class BaselineLRs:
+    """Adam learning rates of the GG baselines, in place of the schedule's lr: `first` for what task 0 trains
+    (Upper Bound: every task's whole net; Separate Heads: trunk and head; BatchE: W and its fast weights),
+    `head` for a later task's head (Separate Heads) and `fast` for a later task's fast weights (BatchE)."""
+
+    first: float = 1e-3
+    head: float = 1e-2
+    fast: float = 0.1
 
 
 def _leaves(tensors):
@@ -62,7 +72,7 @@ def upper_bound(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
     def train_task(t, st):
         w, aff = _leaves(st["w"]), _leaves(st["affine"])
         fit_epochs(stream, t, [*w, *aff], lambda x, y: F.cross_entropy(forward(x, net, w, st["stats"], affine=aff), y),
-                   replace(task_epochs(exp.train, t, exp.first_epochs), lr=FIRST_LR), exp.seed, ("upper-bound", t), exp.train_limit,
+                   replace(task_epochs(exp.train, t, exp.first_epochs), lr=exp.baseline_lrs.first), exp.seed, ("upper-bound", t), exp.train_limit,
                    desc=f"upper bound {t}")
         st["w"], st["affine"] = [p.detach() for p in w], [p.detach() for p in aff]
         return lambda xb: forward(xb, net, st["w"], st["stats"], train=False, affine=st["affine"])
@@ -82,7 +92,7 @@ def separate_heads(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
         with_trunk = t == 0 and not exp.rand_w
         trunk = _leaves(st["trunk"]) if with_trunk else st["trunk"]
         head = _leaves([st["heads"][t]])
-        params, lr = (head + trunk, FIRST_LR) if with_trunk else (head, HEAD_LR)
+        params, lr = (head + trunk, exp.baseline_lrs.first) if with_trunk else (head, exp.baseline_lrs.head)
         fit_epochs(stream, t, params, lambda x, y: F.cross_entropy(forward(x, net, [*trunk, head[0]], stats), y),
                    replace(task_epochs(exp.train, t, exp.first_epochs), lr=lr), exp.seed, ("separate-heads", t), exp.train_limit,
                    desc=f"separate heads {t}")
@@ -118,7 +128,7 @@ def batche(exp, ckpt: Checkpoint, stream, net: ResNet, device) -> dict:
         fast = _leaves(st["fast"][t * n_fast:(t + 1) * n_fast])
         with_w = t == 0 and not exp.rand_w
         w = _leaves(st["w"]) if with_w else st["w"]
-        params, lr = (fast + w, FIRST_LR) if with_w else (fast, FAST_LR)
+        params, lr = (fast + w, exp.baseline_lrs.first) if with_w else (fast, exp.baseline_lrs.fast)
         fit_epochs(stream, t, params, lambda x, y: F.cross_entropy(forward(x, net, fast_weights(w, fast), stats), y),
                    replace(task_epochs(exp.train, t, exp.first_epochs), lr=lr), exp.seed, ("batche", t), exp.train_limit, desc=f"batche {t}")
         st["w"] = [p.detach() for p in w]
