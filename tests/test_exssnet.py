@@ -140,15 +140,36 @@ def test_exssnet_runs_keep_earlier_tasks_bit_identical_and_ssnet_runs_do_not(tmp
             assert res["rows"][0]["forgetting"] == 0.0
 
 
-def test_exssnet_on_the_conv_net_keeps_each_tasks_statistics_and_predictions(tmp_path):
-    """The same on the reduced ResNet-18 (width 4) over synthetic images: per-task batch-norm statistics, and
-    task 1's logits bit-identical after task 2 trained its free weights; SSNeT moves them."""
+def test_exssnet_on_the_conv_net_keeps_each_tasks_statistics_and_predictions(tmp_path, monkeypatch):
+    """The same on the reduced ResNet-18 (width 4) over synthetic images that it learns well above chance:
+    task 1's logits bit-identical after task 2 trained its free weights (SSNeT moves them); in memory, every
+    evaluation of a task uses that task's own batch-norm statistics, unchanged since it was learned, so task 1's
+    column of the accuracy matrix never moves."""
+    from maskcl.methods import exssnet
+
+    used = {}  # task → the statistics of every evaluation of it, as they were then
+    score = exssnet._score
+
+    def recording(stream, net, weights, mask, stats, task, split, limit=None):
+        if split == "test":
+            used.setdefault(task, []).append([s.clone() for s in stats])
+        return score(stream, net, weights, mask, stats, task, split, limit)
+
+    monkeypatch.setattr(exssnet, "_score", recording)
+    fast = replace(EPOCH, epochs=2, lr=0.1)
     for variant in ("exssnet", "ssnet"):
+        used.clear()
         exp = runs.CLExperiment(variant=variant, data="synthetic", n_tasks=2, per_task=2, width=4,
-                                mask=replace(EPOCH, epochs=1), weights=replace(EPOCH, epochs=1), test_limit=40)
-        runs.run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+                                mask=fast, weights=fast, test_limit=40)
+        res = runs.run(exp, device="cpu", results=tmp_path / "r", cache=tmp_path / "c")
+        assert res["accuracy_rows"][0][0] >= 80 and res["accuracy_rows"][1][1] >= 70  # it learns (chance: 50)
+        first, later = used[0]
+        assert all(torch.equal(a, b) for a, b in zip(first, later))  # task 1's statistics, untouched by task 2
+        assert not all(torch.equal(a, b) for a, b in zip(first, used[1][0]))  # … and not task 2's
         same = torch.equal(subnet_logits(exp, tmp_path / "c", 0, 0), subnet_logits(exp, tmp_path / "c", 0, 1))
         assert same == (variant == "exssnet")
+        if variant == "exssnet":
+            assert res["accuracy_rows"][1][0] == res["accuracy_rows"][0][0]
 
 
 def test_kkt_starts_later_masks_from_an_earlier_task_and_raises_their_overlap(tmp_path):
