@@ -168,3 +168,25 @@ def test_download_asks_for_the_canonical_archive_and_env_turns_it_on(tmp_path, m
     assert data["train"][0].shape == (200, 3, 32, 32)
     setups.image_data("cifar100")
     assert len(calls) == 1  # present now: no second download
+
+
+def test_normalisation_constants_are_cifar10s_published_channel_statistics():
+    """MEAN/STD are CIFAR-10's per-channel training statistics in R, G, B order (0.4914, 0.4822, 0.4465) /
+    (0.2470, 0.2435, 0.2616), to 3 digits as in the SupSup code; a class split uses them by default."""
+    assert cifar_module.MEAN == pytest.approx((0.4914, 0.4822, 0.4465), abs=6e-4)
+    assert cifar_module.STD == pytest.approx((0.2470, 0.2435, 0.2616), abs=6e-4)
+    y = torch.arange(10).repeat(2)
+    data = {s: (torch.zeros(20, 3, 32, 32, dtype=torch.uint8), y) for s in ("train", "test")}
+    split = class_split("cifar10", data, n_tasks=5, per_task=2)
+    assert split.mean == cifar_module.MEAN and split.std == cifar_module.STD
+    x, _ = split.inputs("train", torch.tensor([0]))
+    assert torch.allclose(x[0, :, 0, 0], -torch.tensor(cifar_module.MEAN) / torch.tensor(cifar_module.STD))
+
+
+@pytest.mark.skipif(not (SHARED / "cifar-10-batches-bin").is_dir(), reason="real CIFAR-10 not in MASKCL_DATA")
+def test_real_cifar10_normalised_by_a_class_split_has_zero_mean_unit_std_per_channel():
+    data = load_cifar("cifar10", SHARED)
+    split = class_split("cifar10", data, n_tasks=5, per_task=2)
+    x, _ = split.inputs("train", torch.arange(0, 50000, 5))
+    assert torch.allclose(x.mean((0, 2, 3)), torch.zeros(3), atol=0.01)
+    assert torch.allclose(x.std((0, 2, 3)), torch.ones(3), atol=0.01)

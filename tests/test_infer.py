@@ -142,3 +142,33 @@ def test_binary_finds_the_task_and_gamma_one_over_k_is_one_shot(trained):
         assert binary(w, masks, groups).tolist() == [t] * len(groups)
         singles = x[:64].unsqueeze(1)
         assert torch.equal(binary(w, masks, singles, keep=1 / 4), one_shot(w, masks, singles))
+
+
+def test_entropy_and_its_alpha_gradient_match_closed_forms_computed_independently():
+    """An independent reference for H (not `objective_fn` against itself): closed-form values, the analytic
+    gradient ∂H/∂y_v = −p_v (log p_v + H), and, for a one-layer net y = (W ⊙ Σ_i α_i M_i) x, eq. 4's
+    ∂H/∂α_i = mean_n Σ_v ∂H/∂y_{n,v} · ((W ⊙ M_i) x_n)_v, all in numpy float64."""
+    import numpy as np
+
+    y = torch.log(torch.tensor([[1.0, 3.0], [1.0, 1.0]], dtype=torch.float64)).requires_grad_()
+    h = entropy(y)
+    assert h.detach().numpy() == pytest.approx([-(0.25 * np.log(0.25) + 0.75 * np.log(0.75)), np.log(2)], abs=1e-12)
+    h.sum().backward()
+    p = np.array([[0.25, 0.75], [0.5, 0.5]])
+    assert y.grad.numpy() == pytest.approx(-p * (np.log(p) + h.detach().numpy()[:, None]), abs=1e-12)
+
+    g = torch.Generator().manual_seed(3)
+    k, n, d, v = 3, 4, 6, 5
+    w = torch.randn(v, d, generator=g, dtype=torch.float64)
+    masks = torch.rand(k, v, d, generator=g) > 0.5
+    x = torch.randn(1, n, d, generator=g, dtype=torch.float64)
+    alpha = torch.full((1, k), 1 / k, dtype=torch.float64)
+    W, M, X = w.numpy(), masks.numpy(), x[0].numpy()
+    logits = X @ (W * M.mean(0)).T  # (n, v) under α = 1/k
+    q = np.exp(logits - logits.max(1, keepdims=True)); q /= q.sum(1, keepdims=True)
+    H = -(q * np.log(q)).sum(1, keepdims=True)
+    dh_dy = -q * (np.log(q) + H)
+    expected = np.array([(dh_dy * (X @ (W * M[i]).T)).sum(1).mean() for i in range(k)])
+    for fn in (alpha_grads, mlp_infer.alpha_grads):
+        assert fn([w], [masks], alpha, x, "H")[0].numpy() == pytest.approx(expected, rel=1e-9, abs=1e-12)
+    assert int(one_shot([w], [masks], x, "H")[0]) == int(expected.argmin())
