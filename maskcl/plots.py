@@ -16,6 +16,21 @@ def style() -> None:
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
 
 
+def colours(names) -> dict:
+    """One colour per name (the colorblind palette, in order of first appearance), so that a method's paper
+    reference can be drawn in its method's colour."""
+    import seaborn as sns
+
+    names = list(dict.fromkeys(names))
+    return dict(zip(names, sns.color_palette("colorblind", max(len(names), 1))))
+
+
+def paper_line(ax, x, y, colour, label: str, marker: str | None = None) -> None:
+    """A paper reference curve: dashed, lighter, in the colour of its method, with the legend entry
+    'paper: <label>'."""
+    ax.plot(x, y, ls="--", lw=1.3, color=colour, alpha=0.6, marker=marker, ms=4, label=f"paper: {label}")
+
+
 def save_figure(fig, name: str, data: pd.DataFrame, provenance: dict, out: Path | None = None) -> Path:
     """Write <name>.png, <name>.csv (exactly the plotted numbers) and <name>.json (profile, seeds, device,
     wall time of the runs behind it) to the figures folder; returns the PNG path."""

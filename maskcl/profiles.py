@@ -387,16 +387,18 @@ def parse_where(text: str) -> dict[str, str]:
 
 
 def with_stored_paper_runs(profile_fn, profile: str, seeds, where_text: str, device: str = "auto",
-                           curve: tuple[str, ...] = ("method", "arch", "out_size")) -> list[dict]:
+                           curve: tuple[str, ...] = ("method", "arch", "out_size"), paper_seeds=None) -> list[dict]:
     """The results of profile_fn(profile, seed) for every seed (profile_fn(profile) when seeds is None), except
     that each curve — runs agreeing on the config fields `curve` — whose paper-profile run matching `where_text`
-    (e.g. 'arch=lenet') the results store holds is shown by that stored run instead (each result records its
-    profile). Nothing runs at the paper profile here: `python -m maskcl run NN --profile paper --where …` does."""
-    def experiments(p):
-        return profile_fn(p) if seeds is None else [e for seed in seeds for e in profile_fn(p, seed)]
+    (e.g. 'arch=lenet') the results store holds is shown by the stored runs instead, one per seed of
+    `paper_seeds` (default: `seeds`) that the store holds (each result records its profile and seed). Nothing
+    runs at the paper profile here: `python -m maskcl run NN --profile paper --where …` does."""
+    def experiments(p, seeds_=seeds):
+        return profile_fn(p) if seeds_ is None else [e for seed in seeds_ for e in profile_fn(p, seed)]
 
     where = parse_where(where_text) if profile != "paper" else {}
-    stored = [runs.stored(e) for e in experiments("paper") if where and matches(e, where)]
+    stored = [runs.stored(e) for e in experiments("paper", seeds if paper_seeds is None else paper_seeds)
+              if where and matches(e, where)]
     stored = [r for r in stored if r is not None]
     curves = {tuple(r["config"].get(f) for f in curve) for r in stored}
     own = [e for e in experiments(profile) if tuple(getattr(e, f, None) for f in curve) not in curves]

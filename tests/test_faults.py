@@ -119,7 +119,8 @@ def test_notebook_parameters_are_checked_before_any_run(tmp_path):
     check_parameters({"PROFILE": "smoke", "DEVICE": "cpu", "TOLERANCE": 0.5, "SEEDS": [0, 1]})
     check_parameters({"SEEDS": None})  # notebook 06: the profile's seeds
     for bad, what in (({"TOLERANCE": "abc"}, "TOLERANCE='abc'"), ({"PROFILE": "fast"}, "PROFILE='fast'"),
-                      ({"SEEDS": "0,1"}, "SEEDS='0,1'"), ({"DEVICE": "tpu"}, "DEVICE='tpu'")):
+                      ({"SEEDS": "0,1"}, "SEEDS='0,1'"), ({"PAPER_SEEDS": [0.5]}, "PAPER_SEEDS"),
+                      ({"DEVICE": "tpu"}, "DEVICE='tpu'")):
         with pytest.raises(ValueError, match=what):
             check_parameters(bad)
     env = {**os.environ, "PYTHONPATH": str(ROOT), "MASKCL_RESULTS": str(tmp_path / "r"),

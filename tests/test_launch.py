@@ -165,6 +165,27 @@ def test_stored_paper_runs_replace_their_curve_and_nothing_else(tmp_path, monkey
     assert [e.stream for e in ran] == ["rotated", "permuted"]
 
 
+def test_stored_paper_runs_of_every_paper_seed_stand_in_for_their_curve(tmp_path, monkeypatch):
+    """Notebook 01: this profile runs seed 0; the stored LeNet paper runs of seeds 0, 1, 2 (those the store holds)
+    replace the LeNet curves, so the notebook shows their spread."""
+    from maskcl import profiles, runs
+    from maskcl.paths import results_dir
+
+    monkeypatch.setenv("MASKCL_RESULTS", str(tmp_path))
+    for seed in (0, 2):  # seed 1 not stored
+        e = next(e for e in profiles.supsup_fig3("paper", seed) if e.arch == "lenet" and e.method == "lower_bound")
+        path = runs.result_path(e, results_dir())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({"config": {"method": e.method, "arch": "lenet", "out_size": e.out_size, "seed": seed},
+                                    "provenance": {"profile": "paper"}, "rows": []}))
+    ran = []
+    monkeypatch.setattr(runs, "run", lambda e, **kw: ran.append(e) or {"provenance": {"profile": kw["profile"]}})
+    got = profiles.with_stored_paper_runs(profiles.supsup_fig3, "quick", [0], "arch=lenet", paper_seeds=[0, 1, 2])
+    assert sorted(r["config"]["seed"] for r in got if "config" in r) == [0, 2]
+    assert not [e for e in ran if e.arch == "lenet" and e.method == "lower_bound"] and {e.seed for e in ran} == {0}
+    assert [e for e in ran if e.method == "supsup" and e.arch == "lenet"]  # other LeNet curves still run here
+
+
 def test_workers_end_with_their_launcher_even_after_kill_9(tmp_path):
     """A --jobs launcher killed with SIGKILL leaves no worker behind (they would idle on, orphaned)."""
     import signal

@@ -39,3 +39,19 @@ def test_save_figure_writes_png_csv_and_provenance(tmp_path):
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert pd.read_csv(tmp_path / "demo.csv").equals(data)
     assert json.loads((tmp_path / "demo.json").read_text()) == {"profiles": ["smoke"]}
+
+
+def test_a_paper_line_has_its_methods_colour_and_a_legend_entry():
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from maskcl.plots import colours, paper_line
+
+    c = colours(["SupSup (GNu H)", "Upper Bound", "SupSup (GNu H)"])
+    assert list(c) == ["SupSup (GNu H)", "Upper Bound"] and c["SupSup (GNu H)"] != c["Upper Bound"]
+    fig, ax = plt.subplots()
+    ax.plot([10, 50], [90, 89], color=c["Upper Bound"], label="Upper Bound")
+    paper_line(ax, [10, 50], [91, 90], c["Upper Bound"], "Upper Bound [Fig 3]")
+    ours, ref = ax.get_lines()
+    assert ref.get_color() == ours.get_color() and ref.get_linestyle() == "--" and ref.get_alpha() < 1
+    assert [t.get_text() for t in ax.legend().get_texts()] == ["Upper Bound", "paper: Upper Bound [Fig 3]"]
+    plt.close(fig)
