@@ -19,6 +19,9 @@ BOUND_OUT = 10
 # HopSupSup: fresh seeds beyond the paper's 20 on which the restart extension is tested after being designed on
 # the failures of seeds 0-19.
 HOPSUPSUP_HELD_OUT = 10
+# The smoke profile's training on synthetic images (the conv notebooks): the smallest schedule at which every
+# method learns its 2-class tasks well above chance (width 8, 25 steps per epoch), so a smoke run's claims can fail.
+SMOKE_EPOCHS = EpochConfig(epochs=3, batch=8, lr=0.01, weight_decay=0.0)
 
 
 def supsup_fig3(profile: str, seed: int = 0) -> list[StreamExperiment]:
@@ -192,7 +195,7 @@ def supsup_gg(profile: str) -> list[GGExperiment]:
     training images of each task, 6 epochs, 1000 test images per task, k ∈ {8, 32} (at 1/100 of the paper's steps
     sparser masks have not left chance yet: k = 1, 2 stay at 50 % and k = 4 reaches 58 % after 4 epochs of task 0);
     Fig. 11-right: 6 epochs for task 0, later tasks 3 with Transfer vs 6 without.
-    smoke: synthetic images, 2 tasks, width 4, 1 epoch. quick and smoke: seed 0."""
+    smoke: synthetic images, 2 tasks, width 8, `SMOKE_EPOCHS`. quick and smoke: seed 0."""
     check_profile(profile)
     if profile == "paper":
         common = dict(data="cifar100", n_tasks=20, per_task=5, train=EpochConfig(epochs=250))
@@ -202,9 +205,8 @@ def supsup_gg(profile: str) -> list[GGExperiment]:
                       test_limit=1000)
         ks, fig11 = (8, 32), dict(first_epochs=6, epochs=(3, 6))
     else:
-        common = dict(data="synthetic", n_tasks=2, per_task=2, width=4, train=EpochConfig(epochs=1, batch=32),
-                      test_limit=40)
-        ks, fig11 = (1, 8), dict(first_epochs=1, epochs=(1, 1))
+        common = dict(data="synthetic", n_tasks=2, per_task=2, width=8, train=SMOKE_EPOCHS, test_limit=40)
+        ks, fig11 = (1, 8), dict(first_epochs=3, epochs=(2, 3))
     runs = []
     for seed in range(5) if profile == "paper" else (0,):
         runs += _gg_seed(GGExperiment(seed=seed, **common), ks, fig11)
@@ -219,7 +221,7 @@ def supsup_gnu_cifar(profile: str) -> list[GGExperiment]:
     beyond the real classes being G's superfluous ones (SupSup §3.6).
     paper: SplitCIFAR100, 20 tasks × 5 classes, 250 epochs, seed 0. quick: the stand-in SplitCIFAR10, all 5 tasks
     × 2 classes, the first 2000 training images of each task, 6 epochs, 1000 test images per task.
-    smoke: synthetic images, 3 tasks, width 4, 1 epoch."""
+    smoke: synthetic images, 3 tasks, width 8, `SMOKE_EPOCHS`."""
     check_profile(profile)
     if profile == "paper":
         common = dict(data="cifar100", n_tasks=20, per_task=5, train=EpochConfig(epochs=250),
@@ -228,8 +230,8 @@ def supsup_gnu_cifar(profile: str) -> list[GGExperiment]:
         common = dict(data="cifar10", n_tasks=5, per_task=2, train=EpochConfig(epochs=6), train_limit=2000,
                       test_limit=1000, checkpoints=(2, 3, 4, 5))
     else:
-        common = dict(data="synthetic", n_tasks=3, per_task=2, width=4, train=EpochConfig(epochs=1, batch=32),
-                      test_limit=40, checkpoints=(2, 3))
+        common = dict(data="synthetic", n_tasks=3, per_task=2, width=8, train=SMOKE_EPOCHS, test_limit=40,
+                      checkpoints=(2, 3))
     base = GGExperiment(sparsity=32, out_size=5 * common["per_task"], **common)
     return [replace(base, objectives=("H", "G")),
             replace(base, objectives=("H",), inference="binary", decide=("full",), gammas=(0.2, 0.4))]
@@ -294,7 +296,7 @@ def exssnet_cifar(profile: str) -> list[CLExperiment]:
     quick: the real-image stand-in SplitCIFAR10 (5 tasks × 2 classes), the first 500 training images of each
     task, 4 epochs (2 + 2), 500 validation and test images per task, seed 0; Fig. 2 on one 10-way task (2000
     images, 4 epochs) at densities 0.1, 0.5, 0.9; no Fig. 5 or Tables 9-10.
-    smoke: synthetic images, 2 tasks, width 4, 1 + 1 epochs."""
+    smoke: synthetic images, 2 tasks, width 8, `SMOKE_EPOCHS` (2 + 2 epochs)."""
     check_profile(profile)
     aug = EpochConfig(epochs=2, batch=64, lr=0.01, weight_decay=0.0, augment=True)
     if profile == "paper":
@@ -306,9 +308,9 @@ def exssnet_cifar(profile: str) -> list[CLExperiment]:
                             train_limit=500, test_limit=500)
         seeds, epochs, fig2, fig5 = (0,), 4, dict(per_task=10, densities=(0.1, 0.5, 0.9), train_limit=2000), ()
     else:
-        base = CLExperiment(data="synthetic", n_tasks=2, per_task=2, width=4, mask=aug, weights=replace(aug, lr=1e-3),
-                            test_limit=40)
-        seeds, epochs, fig2, fig5 = (0,), 2, dict(per_task=10, densities=(0.1, 0.5)), ()
+        base = CLExperiment(data="synthetic", n_tasks=2, per_task=2, width=8, mask=SMOKE_EPOCHS,
+                            weights=replace(SMOKE_EPOCHS, lr=1e-3), test_limit=40)
+        seeds, epochs, fig2, fig5 = (0,), 4, dict(per_task=10, densities=(0.1, 0.5)), ()
     runs = [e for seed in seeds for e in _cl_runs(replace(base, seed=seed), epochs)]
     one = dict(n_tasks=1, per_task=fig2["per_task"], **({"train_limit": fig2["train_limit"]} if "train_limit" in fig2 else {}))
     for d in fig2["densities"]:
@@ -338,7 +340,7 @@ def impress_split(profile: str) -> list[ImpressSplitExperiment]:
     masks), tasks 3-4 are new; homogeneous and random bases of 3 and 10 masks; density 0.10, seed 0; the first
     1000 training and test images of each task; 3 epochs for masks and α; masks at Adam lr 0.01 without weight
     decay, batch 64 (at 1/60 of the paper's steps, lr 1e-3 leaves masks at chance); channels_last convolutions.
-    smoke: synthetic images, width 4, 1 epoch."""
+    smoke: synthetic images, width 8, `SMOKE_EPOCHS` for masks, 2 epochs of batch 8 for α."""
     check_profile(profile)
     if profile == "paper":
         return [ImpressSplitExperiment(density=d, seed=s) for d in IMPRESS_DENSITIES for s in IMPRESS_SEEDS]
@@ -348,10 +350,9 @@ def impress_split(profile: str) -> list[ImpressSplitExperiment]:
     if profile == "quick":
         return [ImpressSplitExperiment(data="cifar10", homogeneous=(3, 10), random=(3, 10), mask=quick_mask,
                                        train_limit=1000, test_limit=1000, channels_last=True, **common)]
-    one = dict(epochs=1, batch=32)
-    return [ImpressSplitExperiment(data="synthetic", width=4, homogeneous=(2, 4), random=(2, 4), test_limit=40,
-                                   **{**common, "alpha": replace(common["alpha"], **one)},
-                                   mask=replace(quick_mask, **one))]
+    return [ImpressSplitExperiment(data="synthetic", width=8, homogeneous=(2, 4), random=(2, 4), test_limit=40,
+                                   **{**common, "alpha": replace(common["alpha"], epochs=2, batch=8)},
+                                   mask=SMOKE_EPOCHS)]
 
 
 # The profile functions behind each notebook, by its number: what `python -m maskcl data` checks before a run.
