@@ -31,6 +31,28 @@ def paper_line(ax, x, y, colour, label: str, marker: str | None = None) -> None:
     ax.plot(x, y, ls="--", lw=1.3, color=colour, alpha=0.6, marker=marker, ms=4, label=f"paper: {label}")
 
 
+def paper_level(ax, y, colour, label: str) -> None:
+    """A paper reference that is one number (a table's average): a dashed horizontal line in its method's colour,
+    with the legend entry 'paper: <label>'."""
+    ax.axhline(y, ls="--", lw=1.1, color=colour, alpha=0.6, label=f"paper: {label}")
+
+
+def integer_ticks(ax, axis: str = "x") -> None:
+    """Only whole numbers on an axis of counts (tasks, epochs)."""
+    from matplotlib.ticker import MaxNLocator
+
+    getattr(ax, f"{axis}axis").set_major_locator(MaxNLocator(integer=True))
+
+
+def key_legend(ax, entries: dict, **kwargs) -> None:
+    """A legend from proxies: {label: dict of Line2D properties}, e.g. {"s = 25": dict(color=c), "H": dict(ls="--")}
+    — for figures where colour, line style and marker each encode one thing."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], **{"color": "0.2", **props}) for props in entries.values()]
+    ax.legend(handles, list(entries), **{"fontsize": 8, **kwargs})
+
+
 def save_figure(fig, name: str, data: pd.DataFrame, provenance: dict, out: Path | None = None) -> Path:
     """Write <name>.png, <name>.csv (exactly the plotted numbers) and <name>.json (profile, seeds, device,
     wall time of the runs behind it) to the figures folder; returns the PNG path."""
@@ -68,6 +90,11 @@ def paper_vs_ours(ours: pd.DataFrame, paper: pd.DataFrame, on: list[str], tol: f
     table["delta"] = (table["ours"] - table["paper"]).round(2)
     table[f"within ±{tol}"] = table["delta"].abs() <= tol
     return table
+
+
+def profiles_of(results: list[dict]) -> str:
+    """The profile(s) that made these results, for a figure's title: 'paper', or 'paper/quick' when mixed."""
+    return "/".join(sorted({r["provenance"]["profile"] for r in results}))
 
 
 def provenance_of(results: list[dict]) -> dict:

@@ -55,3 +55,18 @@ def test_a_paper_line_has_its_methods_colour_and_a_legend_entry():
     assert ref.get_color() == ours.get_color() and ref.get_linestyle() == "--" and ref.get_alpha() < 1
     assert [t.get_text() for t in ax.legend().get_texts()] == ["Upper Bound", "paper: Upper Bound [Fig 3]"]
     plt.close(fig)
+
+
+def test_readme_gallery_names_each_figures_profiles():
+    """The README gallery's profile column says the profile(s) recorded in each figure's provenance, and no other."""
+    import json
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    rows = re.findall(r"^\| !\[\]\(figures/(\w+)\.png\) \| `\w+` \| ([^|]+) \|", (root / "README.md").read_text(), re.M)
+    assert len(rows) == len(list((root / "figures").glob("*.png")))
+    for name, column in rows:
+        recorded = set(json.loads((root / "figures" / f"{name}.json").read_text())["profiles"])
+        said = set(re.findall(r"\b(smoke|quick|paper)\b", column))
+        assert said == recorded, f"{name}: README says {sorted(said)}, provenance {sorted(recorded)}"
