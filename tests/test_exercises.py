@@ -40,6 +40,7 @@ def test_exercise_runs(nn, tmp_path):
     papermill.execute_notebook(str(path), str(out), parameters={param: value}, cwd=str(NOTEBOOKS),
                                progress_bar=False, kernel_name="python3")
     cells = json.loads(out.read_text())["cells"]
-    shown = "".join(o.get("data", {}).get("text/plain", "") for o in cells[-1].get("outputs", []))
+    plain = [o.get("data", {}).get("text/plain", "") for o in cells[-1].get("outputs", [])]
+    shown = "".join("".join(t) if isinstance(t, list) else t for t in plain)
     assert "as in the notebook" in shown, f"{path.name}: the exercise cell shows no comparison:\n{shown[:500]}"
     assert re.search(rf"changed: {re.escape(field)}=\(?{re.escape(str(value))}", shown), shown[:500]
