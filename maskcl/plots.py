@@ -31,6 +31,13 @@ def paper_line(ax, x, y, colour, label: str, marker: str | None = None) -> None:
     ax.plot(x, y, ls="--", lw=1.3, color=colour, alpha=0.6, marker=marker, ms=4, label=f"paper: {label}")
 
 
+def method_lines(ax, data: pd.DataFrame, x: str, y: str, colour: dict) -> None:
+    """One line per method in its colour, with markers of different shapes that shrink from method to method, so
+    curves that coincide (e.g. GNu at 100 % task inference and GG) stay visible."""
+    for i, (m, d) in enumerate(data.groupby("method")):
+        ax.plot(d[x], d[y], marker="os^Dv<"[i % 6], ms=max(11 - 1.3 * i, 3), color=colour[m], label=m)
+
+
 def paper_level(ax, y, colour, label: str) -> None:
     """A paper reference that is one number (a table's average): a dashed horizontal line in its method's colour,
     with the legend entry 'paper: <label>'."""
